@@ -1,0 +1,102 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { Schema } from './schema.ts';
+
+/**
+ * What the rest of Roster needs to know about the engine underneath, as capabilities rather than names
+ * (the core never asks "is this SQLite?").
+ */
+export interface DatabaseCapabilities {
+  /** Several connections write concurrently, so writers must take row locks (`FOR UPDATE`). */
+  concurrentWriters: boolean;
+  /** Column type for the global, monotonically increasing event position. */
+  serialColumnType: 'integer-autoincrement' | 'bigserial';
+  /** Largest number of bound parameters one statement may carry. */
+  maxParameters: number;
+}
+
+export type Db = Kysely<Schema>;
+export type Tx = Transaction<Schema>;
+
+export interface Database {
+  readonly db: Db;
+  readonly capabilities: DatabaseCapabilities;
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+// pg returns BIGINT as strings by default; event positions stay far below 2^53.
+pg.types.setTypeParser(20, (value: string) => Number(value));
+
+export function openSqlite(file: string): Database {
+  const sqlite = new BetterSqlite3(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('cache_size = -65536');
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return {
+    db,
+    capabilities: { concurrentWriters: false, serialColumnType: 'integer-autoincrement', maxParameters: 32_000 },
+    description: `sqlite:${file}`,
+    close: () => db.destroy(),
+  };
+}
+
+export interface PostgresOptions {
+  url: string;
+  /** Schema to use instead of `public` (tests isolate themselves this way). */
+  schema?: string;
+  poolSize?: number;
+}
+
+export function openPostgres(options: PostgresOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    ...(options.schema ? { options: `-c search_path=${quoteIdentifier(options.schema)}` } : {}),
+  });
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    capabilities: { concurrentWriters: true, serialColumnType: 'bigserial', maxParameters: 60_000 },
+    description: `postgres${options.schema ? `(schema ${options.schema})` : ''}`,
+    close: () => db.destroy(),
+  };
+}
+
+export function quoteIdentifier(name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`Invalid SQL identifier '${name}'`);
+  return `"${name}"`;
+}
+
+export interface StorageConfig {
+  databaseUrl?: string | undefined;
+  dataDir: string;
+}
+
+/** SQLite under the data directory by default; PostgreSQL when a database URL is configured. */
+export function openDatabase(config: StorageConfig): Database {
+  if (config.databaseUrl) return openPostgres({ url: config.databaseUrl });
+  mkdirSync(config.dataDir, { recursive: true });
+  return openSqlite(join(config.dataDir, 'roster.db'));
+}
+
+/**
+ * Locks the organization row for the rest of the transaction and hands out `count` event sequences.
+ * Every write to an organization's canonical state goes through here, which serializes reconciliations
+ * of one organization while leaving other organizations free.
+ */
+export async function reserveEventSequences(tx: Tx, organizationId: string, count: number): Promise<number> {
+  const row = await tx
+    .updateTable('organizations')
+    .set({ event_sequence: sql`event_sequence + ${count}` })
+    .where('id', '=', organizationId)
+    .returning('event_sequence')
+    .executeTakeFirstOrThrow();
+  return row.event_sequence - count + 1;
+}

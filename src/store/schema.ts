@@ -1,0 +1,180 @@
+import type { Generated } from 'kysely';
+
+/**
+ * The relational schema, shared by SQLite and PostgreSQL. Timestamps are ISO-8601 UTC strings (they sort
+ * as text on both engines); JSON documents are text. Every row carries its organization, so the schema can
+ * be partitioned by organization later.
+ */
+export interface OrganizationsTable {
+  id: string;
+  name: string;
+  policy: string;
+  /** Last event sequence handed out for this organization; bumped under the organization row lock. */
+  event_sequence: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ConnectionsTable {
+  id: string;
+  organization_id: string;
+  type: string;
+  category: string;
+  name: string;
+  state: string;
+  state_reason: string | null;
+  config: string;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface SourceRecordsTable {
+  organization_id: string;
+  connection_id: string;
+  kind: string;
+  external_id: string;
+  /** Membership records name their group and user by the source's ids. */
+  group_external_id: string | null;
+  user_external_id: string | null;
+  raw: string;
+  normalized: string;
+  content_hash: string;
+  first_seen_at: string;
+  last_seen_at: string;
+  /** The last snapshot (sync run) that contained this record; a committed snapshot tombstones the others. */
+  seen_run_id: string | null;
+  tombstoned_at: string | null;
+  tombstone_reason: string | null;
+}
+
+export interface IdentityLinksTable {
+  organization_id: string;
+  connection_id: string;
+  kind: string;
+  external_id: string;
+  canonical_id: string;
+  method: string;
+  created_at: string;
+}
+
+export interface UserIdentifiersTable {
+  organization_id: string;
+  kind: string;
+  value: string;
+  user_id: string;
+  connection_id: string;
+  external_id: string;
+}
+
+export interface UsersTable {
+  id: string;
+  organization_id: string;
+  state: string;
+  email: string | null;
+  employee_id: string | null;
+  data: string;
+  /** Per-attribute connection preferences set by an admin resolving a conflict. */
+  pins: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface GroupsTable {
+  id: string;
+  organization_id: string;
+  connection_id: string;
+  name: string;
+  state: string;
+  data: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MembershipsTable {
+  organization_id: string;
+  group_id: string;
+  user_id: string;
+  created_at: string;
+}
+
+export interface ConflictsTable {
+  id: string;
+  organization_id: string;
+  kind: string;
+  subject_type: string;
+  subject_id: string;
+  attribute: string | null;
+  fingerprint: string;
+  details: string;
+  status: string;
+  resolution: string | null;
+  resolved_by: string | null;
+  opened_at: string;
+  resolved_at: string | null;
+}
+
+export interface EventsTable {
+  position: Generated<number>;
+  id: string;
+  organization_id: string;
+  sequence: number;
+  type: string;
+  occurred_at: string;
+  data: string;
+  changes: string | null;
+  source: string | null;
+}
+
+export interface SyncRunsTable {
+  id: string;
+  organization_id: string;
+  connection_id: string;
+  kind: string;
+  status: string;
+  counters: string;
+  held: string | null;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  /** Null for an environment-wide admin key; set for a key that reaches exactly one organization. */
+  organization_id: string | null;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface AuditLogTable {
+  id: string;
+  organization_id: string | null;
+  actor: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  details: string;
+  occurred_at: string;
+}
+
+export interface Schema {
+  organizations: OrganizationsTable;
+  connections: ConnectionsTable;
+  source_records: SourceRecordsTable;
+  identity_links: IdentityLinksTable;
+  user_identifiers: UserIdentifiersTable;
+  users: UsersTable;
+  groups: GroupsTable;
+  memberships: MembershipsTable;
+  conflicts: ConflictsTable;
+  events: EventsTable;
+  sync_runs: SyncRunsTable;
+  api_keys: ApiKeysTable;
+  audit_log: AuditLogTable;
+}
