@@ -67,6 +67,13 @@ export interface UserIdentifiersTable {
   external_id: string;
 }
 
+/** A user whose record names someone (a manager) Roster could not resolve yet; re-derived when they appear. */
+export interface UnresolvedReferencesTable {
+  organization_id: string;
+  ref_key: string;
+  user_id: string;
+}
+
 export interface UsersTable {
   id: string;
   organization_id: string;
@@ -169,6 +176,7 @@ export interface Schema {
   source_records: SourceRecordsTable;
   identity_links: IdentityLinksTable;
   user_identifiers: UserIdentifiersTable;
+  unresolved_references: UnresolvedReferencesTable;
   users: UsersTable;
   groups: GroupsTable;
   memberships: MembershipsTable;

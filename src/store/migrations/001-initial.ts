@@ -87,6 +87,15 @@ export async function up(db: Kysely<any>, capabilities: DatabaseCapabilities): P
     .execute();
 
   await db.schema
+    .createTable('unresolved_references')
+    .addColumn('organization_id', 'text', (c) => c.notNull())
+    .addColumn('ref_key', 'text', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('unresolved_references_pk', ['organization_id', 'ref_key', 'user_id'])
+    .execute();
+  await db.schema.createIndex('unresolved_references_by_user').on('unresolved_references').columns(['user_id']).execute();
+
+  await db.schema
     .createTable('users')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('organization_id', 'text', (c) => c.notNull().references('organizations.id'))

@@ -1,0 +1,51 @@
+import type { ConnectionRef, EventDraft } from '../core/model.ts';
+import type { Policy } from '../core/policy.ts';
+import type { Tx } from '../store/database.ts';
+
+/** Everything one reconciliation transaction needs to know besides the records themselves. */
+export interface ReconcileContext {
+  tx: Tx;
+  organization_id: string;
+  policy: Policy;
+  /** The connection whose records are being applied. */
+  connection: ConnectionRef;
+  /** Every live connection of the organization, by id. */
+  connections: ReadonlyMap<string, ConnectionRef>;
+  sync_run_id: string | null;
+  /** Snapshot run that is marking records as seen, if any. */
+  seen_run_id: string | null;
+  /** Reason recorded on tombstones written by this transaction. */
+  tombstone_reason: string;
+  now: string;
+  today: string;
+  maxParameters: number;
+  /** Events accumulated by the steps, appended in order at the end of the transaction. */
+  events: EventDraft[];
+  counters: Counters;
+}
+
+export function newCounters() {
+  return {
+    records_received: 0,
+    records_changed: 0,
+    records_unchanged: 0,
+    users_created: 0,
+    users_updated: 0,
+    users_deactivated: 0,
+    users_reactivated: 0,
+    groups_created: 0,
+    groups_updated: 0,
+    groups_deleted: 0,
+    memberships_added: 0,
+    memberships_removed: 0,
+    conflicts_opened: 0,
+    conflicts_resolved: 0,
+    events: 0,
+  };
+}
+export type Counters = ReturnType<typeof newCounters>;
+
+export function addCounters(into: Counters, from: Counters): Counters {
+  for (const key of Object.keys(into) as Array<keyof Counters>) into[key] += from[key];
+  return into;
+}

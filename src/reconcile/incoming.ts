@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { USER_STATES, type JsonValue, type NormalizedGroup, type NormalizedUser } from '../core/model.ts';
+
+/**
+ * What any source feeds in: upserts and tombstones of users, groups and memberships, each keyed by the
+ * id the source guarantees, with the raw payload kept as received.
+ */
+const externalId = z.string().min(1).max(512);
+const text = z.string().max(2048).nullable().optional();
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').nullable().optional();
+const json: z.ZodType<JsonValue> = z.json();
+
+export const userAttributesSchema = z.strictObject({
+  email: z.string().max(320).nullable().optional(),
+  emails: z.array(z.string().max(320)).max(50).optional(),
+  username: text,
+  employee_id: z.string().max(256).nullable().optional(),
+  first_name: text,
+  last_name: text,
+  display_name: text,
+  department: text,
+  title: text,
+  manager: z
+    .strictObject({
+      employee_id: z.string().max(256).optional(),
+      email: z.string().max(320).optional(),
+      external_id: externalId.optional(),
+    })
+    .nullable()
+    .optional(),
+  state: z.enum(USER_STATES).nullable().optional(),
+  start_date: isoDate,
+  end_date: isoDate,
+  custom_attributes: z.record(z.string().max(200), json).optional(),
+});
+
+export const groupAttributesSchema = z.strictObject({
+  name: z.string().min(1).max(1024),
+  description: text,
+  email: z.string().max(320).nullable().optional(),
+});
+
+const userUpsert = z.strictObject({
+  kind: z.literal('user'),
+  id: externalId,
+  attributes: userAttributesSchema,
+  raw: json.optional(),
+});
+const groupUpsert = z.strictObject({
+  kind: z.literal('group'),
+  id: externalId,
+  attributes: groupAttributesSchema,
+  raw: json.optional(),
+});
+const membershipUpsert = z.strictObject({
+  kind: z.literal('membership'),
+  group_id: externalId,
+  user_id: externalId,
+  raw: json.optional(),
+});
+const objectDelete = z.strictObject({
+  kind: z.enum(['user', 'group']),
+  id: externalId,
+  deleted: z.literal(true),
+});
+const membershipDelete = z.strictObject({
+  kind: z.literal('membership'),
+  group_id: externalId,
+  user_id: externalId,
+  deleted: z.literal(true),
+});
+
+export const incomingRecordSchema = z.union([
+  userUpsert,
+  groupUpsert,
+  membershipUpsert,
+  objectDelete,
+  membershipDelete,
+]);
+export type IncomingRecordInput = z.infer<typeof incomingRecordSchema>;
+
+export const MAX_RECORDS_PER_REQUEST = 5000;
+
+export const recordBatchSchema = z.strictObject({
+  records: z.array(incomingRecordSchema).min(1).max(MAX_RECORDS_PER_REQUEST),
+});
+
+/** A record statement in the form the reconciler works with. */
+export type IncomingRecord =
+  | { kind: 'user'; external_id: string; deleted: false; attributes: NormalizedUser; raw: JsonValue }
+  | { kind: 'group'; external_id: string; deleted: false; attributes: NormalizedGroup; raw: JsonValue }
+  | {
+      kind: 'membership';
+      external_id: string;
+      deleted: boolean;
+      group_external_id: string;
+      user_external_id: string;
+      raw: JsonValue;
+    }
+  | { kind: 'user' | 'group'; external_id: string; deleted: true };
+
+/** Memberships have no id of their own at most sources; their key is the pair, unambiguously encoded. */
+export function membershipKey(groupExternalId: string, userExternalId: string): string {
+  return JSON.stringify([groupExternalId, userExternalId]);
+}
+
+export function toIncoming(input: IncomingRecordInput): IncomingRecord {
+  if (input.kind === 'membership') {
+    return {
+      kind: 'membership',
+      external_id: membershipKey(input.group_id, input.user_id),
+      deleted: 'deleted' in input,
+      group_external_id: input.group_id,
+      user_external_id: input.user_id,
+      raw: 'raw' in input ? (input.raw ?? null) : null,
+    };
+  }
+  if ('deleted' in input) return { kind: input.kind, external_id: input.id, deleted: true };
+  if (input.kind === 'user') {
+    return { kind: 'user', external_id: input.id, deleted: false, attributes: input.attributes, raw: input.raw ?? null };
+  }
+  return {
+    kind: 'group',
+    external_id: input.id,
+    deleted: false,
+    attributes: input.attributes as NormalizedGroup,
+    raw: input.raw ?? null,
+  };
+}

@@ -1,0 +1,132 @@
+import { chunks, groupBy, inSlices } from '../store/batching.ts';
+import type { ReconcileContext } from './context.ts';
+import type { ChangedMembershipRecord } from './source-record-writer.ts';
+
+export interface MembershipInputs {
+  changed: readonly ChangedMembershipRecord[];
+  /** User records of the connection that got a canonical user in this transaction. */
+  linkedUsers: readonly string[];
+  /** User records of the connection tombstoned in this transaction. */
+  removedUsers: readonly string[];
+  /** Source groups that became active canonical groups in this transaction. */
+  activatedGroups: readonly string[];
+}
+
+type Pair = { group_id: string; user_id: string };
+
+/**
+ * Canonical membership of a user in a group holds exactly when the group's connection has a live
+ * membership record for them, the group is active and the user's record in that connection is live.
+ * Re-evaluates every pair the transaction could have changed and writes the difference.
+ */
+export async function reconcileMemberships(ctx: ReconcileContext, inputs: MembershipInputs): Promise<Set<string>> {
+  const touchedUsers = new Set<string>();
+  const pairs = new Map<string, { group: string; user: string; live: boolean }>();
+  const keyOf = (g: string, u: string) => JSON.stringify([g, u]);
+  for (const m of inputs.changed) {
+    pairs.set(keyOf(m.group_external_id, m.user_external_id), { group: m.group_external_id, user: m.user_external_id, live: !m.tombstoned });
+  }
+  const implied = [
+    ...(await membershipRecords(ctx, 'user_external_id', [...inputs.linkedUsers, ...inputs.removedUsers])),
+    ...(await membershipRecords(ctx, 'group_external_id', inputs.activatedGroups)),
+  ];
+  for (const m of implied) {
+    const key = keyOf(m.group_external_id!, m.user_external_id!);
+    if (!pairs.has(key)) pairs.set(key, { group: m.group_external_id!, user: m.user_external_id!, live: m.tombstoned_at === null });
+  }
+  if (pairs.size === 0) return touchedUsers;
+
+  const all = [...pairs.values()];
+  const groups = await canonicalIds(ctx, 'group', [...new Set(all.map((p) => p.group))]);
+  const users = await canonicalIds(ctx, 'user', [...new Set(all.map((p) => p.user))]);
+  const activeGroups = new Set(
+    (await inSlices([...new Set(groups.values())], (slice) =>
+      ctx.tx.selectFrom('groups').select('id').where('id', 'in', slice).where('state', '=', 'active').execute(),
+    )).map((g) => g.id),
+  );
+  const liveUserRecords = new Set(
+    (await inSlices([...new Set(all.map((p) => p.user))], (slice) =>
+      ctx.tx
+        .selectFrom('source_records')
+        .select('external_id')
+        .where('connection_id', '=', ctx.connection.id)
+        .where('kind', '=', 'user')
+        .where('external_id', 'in', slice)
+        .where('tombstoned_at', 'is', null)
+        .execute(),
+    )).map((r) => r.external_id),
+  );
+
+  const wanted: Pair[] = [];
+  const unwanted: Pair[] = [];
+  for (const p of all) {
+    const groupId = groups.get(p.group);
+    const userId = users.get(p.user);
+    if (!groupId || !userId) continue;
+    const pair = { group_id: groupId, user_id: userId };
+    if (p.live && activeGroups.has(groupId) && liveUserRecords.has(p.user)) wanted.push(pair);
+    else unwanted.push(pair);
+  }
+  const existing = await existingPairs(ctx, [...wanted, ...unwanted]);
+  const toAdd = wanted.filter((p) => !existing.has(`${p.group_id}\u0000${p.user_id}`));
+  const toRemove = unwanted.filter((p) => existing.has(`${p.group_id}\u0000${p.user_id}`));
+
+  for (const slice of chunks(toAdd, Math.floor(ctx.maxParameters / 4))) {
+    await ctx.tx
+      .insertInto('memberships')
+      .values(slice.map((p) => ({ organization_id: ctx.organization_id, ...p, created_at: ctx.now })))
+      .execute();
+  }
+  for (const p of toAdd) {
+    ctx.events.push({ type: 'group.member_added', data: { organization_id: ctx.organization_id, ...p }, changes: null });
+    touchedUsers.add(p.user_id);
+  }
+  ctx.counters.memberships_added += toAdd.length;
+  await removeMemberships(ctx, toRemove);
+  for (const p of toRemove) touchedUsers.add(p.user_id);
+  return touchedUsers;
+}
+
+export async function removeMemberships(ctx: ReconcileContext, pairs: readonly Pair[]): Promise<void> {
+  for (const [groupId, members] of groupBy(pairs, (p) => p.group_id)) {
+    for (const slice of chunks(members.map((m) => m.user_id), 1000)) {
+      await ctx.tx.deleteFrom('memberships').where('group_id', '=', groupId).where('user_id', 'in', slice).execute();
+    }
+  }
+  for (const p of pairs) {
+    ctx.events.push({ type: 'group.member_removed', data: { organization_id: ctx.organization_id, ...p }, changes: null });
+  }
+  ctx.counters.memberships_removed += pairs.length;
+}
+
+async function membershipRecords(ctx: ReconcileContext, column: 'user_external_id' | 'group_external_id', ids: readonly string[]) {
+  return inSlices([...new Set(ids)], (slice) =>
+    ctx.tx
+      .selectFrom('source_records')
+      .select(['group_external_id', 'user_external_id', 'tombstoned_at'])
+      .where('connection_id', '=', ctx.connection.id)
+      .where('kind', '=', 'membership')
+      .where(column, 'in', slice)
+      .execute(),
+  );
+}
+
+async function canonicalIds(ctx: ReconcileContext, kind: 'user' | 'group', externalIds: readonly string[]): Promise<Map<string, string>> {
+  const rows = await inSlices(externalIds, (slice) =>
+    ctx.tx
+      .selectFrom('identity_links')
+      .select(['external_id', 'canonical_id'])
+      .where('connection_id', '=', ctx.connection.id)
+      .where('kind', '=', kind)
+      .where('external_id', 'in', slice)
+      .execute(),
+  );
+  return new Map(rows.map((r) => [r.external_id, r.canonical_id]));
+}
+
+async function existingPairs(ctx: ReconcileContext, pairs: readonly Pair[]): Promise<Set<string>> {
+  const rows = await inSlices([...new Set(pairs.map((p) => p.user_id))], (slice) =>
+    ctx.tx.selectFrom('memberships').select(['group_id', 'user_id']).where('user_id', 'in', slice).execute(),
+  );
+  return new Set(rows.map((r) => `${r.group_id}\u0000${r.user_id}`));
+}

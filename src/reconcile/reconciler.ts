@@ -1,0 +1,186 @@
+import { DomainError, notFound } from '../core/errors.ts';
+import type { ConnectionCategory, ConnectionRef, EventDraft, EventSource } from '../core/model.ts';
+import { effectivePolicy, type Policy, type PolicyInput } from '../core/policy.ts';
+import { appendEvents } from '../events/event-log.ts';
+import { chunks } from '../store/batching.ts';
+import type { Database, Tx } from '../store/database.ts';
+import { addCounters, newCounters, type Counters, type ReconcileContext } from './context.ts';
+import { reconcileGroups } from './group-step.ts';
+import { linkUserRecords } from './identity-step.ts';
+import type { IncomingRecord } from './incoming.ts';
+import { reconcileMemberships } from './membership-step.ts';
+import { reconcileRoles } from './role-step.ts';
+import { writeSourceRecords } from './source-record-writer.ts';
+import { recomputeUsers, usersAwaiting } from './user-step.ts';
+
+/** Records processed per step inside one transaction; bounds memory and statement sizes. */
+const CHUNK_SIZE = 5000;
+
+export interface ReconcileMetrics {
+  observeReconcile(seconds: number): void;
+  recordsIngested(kind: string, count: number): void;
+  eventsWritten(events: readonly EventDraft[]): void;
+}
+
+export interface ApplyOptions {
+  sync_run_id?: string | null;
+  /** Snapshot run marking the records it carries as seen. */
+  seen_run_id?: string | null;
+  tombstone_reason?: string;
+  /**
+   * Runs inside the transaction after every change is planned and before the events are appended.
+   * Throwing rolls everything back (the deprovision guard); returning drafts appends them after the
+   * reconciliation events (e.g. `sync.completed`).
+   */
+  finalize?: (tx: Tx, totals: Counters, scope: TransactionScope) => Promise<EventDraft[] | void>;
+}
+
+/** What a transaction knows about the organization it works on. */
+export interface TransactionScope {
+  organization_id: string;
+  policy: Policy;
+  connection: ConnectionRef;
+  /** Active users before this transaction changed anything. */
+  active_users_before: number;
+}
+
+export interface ReconcilerDeps {
+  database: Database;
+  now?: () => Date;
+  metrics?: ReconcileMetrics;
+}
+
+/** The one write path to canonical state: source records in, canonical changes and their events out. */
+export class Reconciler {
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  private now(): Date {
+    return this.deps.now ? this.deps.now() : new Date();
+  }
+
+  /**
+   * Applies a connection's statements in ONE transaction: the source records, every canonical change
+   * they cause, and the events describing those changes commit together or not at all.
+   */
+  async apply(connectionId: string, records: readonly IncomingRecord[], options: ApplyOptions = {}): Promise<Counters> {
+    const started = performance.now();
+    const { database } = this.deps;
+    const result = await database.db.transaction().execute(async (tx) => {
+      const scope = await this.lockScope(tx, connectionId);
+      const now = this.now();
+      const totals = newCounters();
+      const source: EventSource = {
+        connection_id: scope.connection.id,
+        connection_type: scope.connection.type,
+        sync_run_id: options.sync_run_id ?? null,
+      };
+      const drafts: EventDraft[] = [];
+      for (const chunk of chunks(records, CHUNK_SIZE)) {
+        const ctx: ReconcileContext = {
+          tx,
+          organization_id: scope.organization_id,
+          policy: scope.policy,
+          connection: scope.connection,
+          connections: scope.connections,
+          sync_run_id: options.sync_run_id ?? null,
+          seen_run_id: options.seen_run_id ?? null,
+          tombstone_reason: options.tombstone_reason ?? 'removed_from_source',
+          now: now.toISOString(),
+          today: now.toISOString().slice(0, 10),
+          maxParameters: database.capabilities.maxParameters,
+          events: [],
+          counters: newCounters(),
+        };
+        await reconcileChunk(ctx, chunk);
+        drafts.push(...ctx.events);
+        addCounters(totals, ctx.counters);
+      }
+      totals.events = drafts.length;
+      const extra = (await options.finalize?.(tx, totals, scope)) ?? [];
+      await appendEvents(tx, scope.organization_id, drafts, source, now.toISOString(), database.capabilities);
+      await appendEvents(tx, scope.organization_id, extra, source, now.toISOString(), database.capabilities);
+      return { totals, drafts: [...drafts, ...extra] };
+    });
+    this.deps.metrics?.observeReconcile((performance.now() - started) / 1000);
+    this.deps.metrics?.eventsWritten(result.drafts);
+    for (const kind of ['user', 'group', 'membership'] as const) {
+      const count = records.filter((r) => r.kind === kind).length;
+      if (count > 0) this.deps.metrics?.recordsIngested(kind, count);
+    }
+    return result.totals;
+  }
+
+  /**
+   * Locks the organization for this transaction (reconciliations of one organization are serialized;
+   * others proceed) and loads what every step needs.
+   */
+  private async lockScope(tx: Tx, connectionId: string) {
+    const connection = await tx
+      .selectFrom('connections')
+      .select(['id', 'organization_id', 'type', 'category', 'state', 'created_at'])
+      .where('id', '=', connectionId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (!connection) throw notFound('connection', connectionId);
+    if (connection.state !== 'active') {
+      throw new DomainError(
+        'connection_not_active',
+        `Connection '${connectionId}' is ${connection.state}; records are accepted only while it is active.`,
+        409,
+        { state: connection.state },
+      );
+    }
+    let orgQuery = tx.selectFrom('organizations').select(['id', 'policy']).where('id', '=', connection.organization_id);
+    if (this.deps.database.capabilities.concurrentWriters) orgQuery = orgQuery.forUpdate();
+    const organization = await orgQuery.executeTakeFirstOrThrow();
+    const all = await tx
+      .selectFrom('connections')
+      .select(['id', 'type', 'category', 'created_at'])
+      .where('organization_id', '=', organization.id)
+      .where('deleted_at', 'is', null)
+      .execute();
+    const connections = new Map<string, ConnectionRef>(
+      all.map((c) => [c.id, { id: c.id, type: c.type, category: c.category as ConnectionCategory, created_at: c.created_at }]),
+    );
+    const active = await tx
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('organization_id', '=', organization.id)
+      .where('state', '=', 'active')
+      .executeTakeFirstOrThrow();
+    return {
+      organization_id: organization.id,
+      policy: effectivePolicy(JSON.parse(organization.policy) as PolicyInput),
+      connection: connections.get(connection.id)!,
+      connections,
+      active_users_before: Number(active.n),
+    };
+  }
+}
+
+async function reconcileChunk(ctx: ReconcileContext, records: readonly IncomingRecord[]): Promise<void> {
+  const changes = await writeSourceRecords(ctx, records);
+
+  const identity = await linkUserRecords(ctx, changes.users);
+  const affected = new Set<string>();
+  for (const record of changes.users) {
+    const owner = identity.owners.get(record.external_id);
+    if (owner) affected.add(owner);
+  }
+  await recomputeUsers(ctx, [...affected]);
+  // Reports whose manager only now became known are re-derived here; recomputing them creates no new
+  // identifiers, so one pass settles every reference.
+  const waiting = (await usersAwaiting(ctx, identity.newReferenceKeys)).filter((id) => !affected.has(id));
+  await recomputeUsers(ctx, waiting);
+  for (const id of waiting) affected.add(id);
+
+  const groups = await reconcileGroups(ctx, changes.groups);
+  const touched = await reconcileMemberships(ctx, {
+    changed: changes.memberships,
+    linkedUsers: changes.users.filter((u) => !u.tombstoned).map((u) => u.external_id),
+    removedUsers: changes.users.filter((u) => u.tombstoned).map((u) => u.external_id),
+    activatedGroups: groups.activated,
+  });
+  for (const id of touched) affected.add(id);
+  await reconcileRoles(ctx, affected);
+}

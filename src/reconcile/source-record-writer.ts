@@ -1,0 +1,174 @@
+import { contentHash, stableJson } from '../core/content-hash.ts';
+import type { NormalizedGroup, NormalizedUser, RecordKind } from '../core/model.ts';
+import { chunks, groupBy, inSlices } from '../store/batching.ts';
+import type { ReconcileContext } from './context.ts';
+import type { IncomingRecord } from './incoming.ts';
+
+/** A record whose stored statement changed in this transaction: what the reconciler steps work from. */
+export interface ChangedUserRecord {
+  external_id: string;
+  attributes: NormalizedUser;
+  tombstoned: boolean;
+}
+export interface ChangedGroupRecord {
+  external_id: string;
+  attributes: NormalizedGroup;
+  tombstoned: boolean;
+}
+export interface ChangedMembershipRecord {
+  group_external_id: string;
+  user_external_id: string;
+  tombstoned: boolean;
+}
+
+export interface SourceRecordChanges {
+  users: ChangedUserRecord[];
+  groups: ChangedGroupRecord[];
+  memberships: ChangedMembershipRecord[];
+}
+
+interface StoredState {
+  content_hash: string;
+  tombstoned_at: string | null;
+  normalized: string;
+}
+
+const SOURCE_RECORD_COLUMNS = 14;
+
+/**
+ * Writes one connection's statements as source records: new or changed content is upserted (raw kept),
+ * deletions become tombstones, unchanged content only refreshes when it was last seen. Returns what
+ * changed, which is all the reconciler has to look at.
+ */
+export async function writeSourceRecords(ctx: ReconcileContext, records: readonly IncomingRecord[]): Promise<SourceRecordChanges> {
+  const latest = new Map<string, IncomingRecord>();
+  for (const record of records) latest.set(`${record.kind}\u0000${record.external_id}`, record);
+  ctx.counters.records_received += records.length;
+
+  const stored = await loadStoredState(ctx, [...latest.values()]);
+  const changes: SourceRecordChanges = { users: [], groups: [], memberships: [] };
+  const upserts: Array<Record<string, string | null>> = [];
+  const tombstones: Array<{ kind: RecordKind; external_id: string }> = [];
+  const touched: Array<{ kind: RecordKind; external_id: string }> = [];
+
+  for (const record of latest.values()) {
+    const key = `${record.kind}\u0000${record.external_id}`;
+    const before = stored.get(key);
+    if (record.deleted) {
+      if (!before || before.tombstoned_at) continue;
+      tombstones.push(record);
+      noteChange(changes, record, JSON.parse(before.normalized), true);
+      continue;
+    }
+    const normalized = 'attributes' in record ? record.attributes : {};
+    const hash = contentHash({ normalized, raw: record.raw });
+    if (before && before.content_hash === hash && !before.tombstoned_at) {
+      touched.push(record);
+      continue;
+    }
+    upserts.push({
+      organization_id: ctx.organization_id,
+      connection_id: ctx.connection.id,
+      kind: record.kind,
+      external_id: record.external_id,
+      group_external_id: record.kind === 'membership' ? record.group_external_id : null,
+      user_external_id: record.kind === 'membership' ? record.user_external_id : null,
+      raw: stableJson(record.raw),
+      normalized: stableJson(normalized),
+      content_hash: hash,
+      first_seen_at: ctx.now,
+      last_seen_at: ctx.now,
+      seen_run_id: ctx.seen_run_id,
+      tombstoned_at: null,
+      tombstone_reason: null,
+    });
+    noteChange(changes, record, normalized, false);
+  }
+
+  ctx.counters.records_changed += upserts.length + tombstones.length;
+  ctx.counters.records_unchanged += touched.length;
+  await upsertRows(ctx, upserts);
+  await markTombstoned(ctx, tombstones);
+  await markSeen(ctx, touched);
+  return changes;
+}
+
+function noteChange(changes: SourceRecordChanges, record: IncomingRecord, normalized: any, tombstoned: boolean): void {
+  if (record.kind === 'user') changes.users.push({ external_id: record.external_id, attributes: normalized, tombstoned });
+  else if (record.kind === 'group') changes.groups.push({ external_id: record.external_id, attributes: normalized, tombstoned });
+  else {
+    const [group_external_id, user_external_id] = JSON.parse(record.external_id) as [string, string];
+    changes.memberships.push({ group_external_id, user_external_id, tombstoned });
+  }
+}
+
+async function loadStoredState(ctx: ReconcileContext, records: IncomingRecord[]): Promise<Map<string, StoredState>> {
+  const out = new Map<string, StoredState>();
+  for (const [kind, group] of groupBy(records, (r) => r.kind)) {
+    const ids = group.map((r) => r.external_id);
+    const rows = await inSlices(ids, (slice) =>
+      ctx.tx
+        .selectFrom('source_records')
+        .select(['external_id', 'content_hash', 'tombstoned_at', 'normalized'])
+        .where('connection_id', '=', ctx.connection.id)
+        .where('kind', '=', kind)
+        .where('external_id', 'in', slice)
+        .execute(),
+    );
+    for (const row of rows) out.set(`${kind}\u0000${row.external_id}`, row);
+  }
+  return out;
+}
+
+async function upsertRows(ctx: ReconcileContext, rows: Array<Record<string, string | null>>): Promise<void> {
+  for (const slice of chunks(rows, Math.floor(ctx.maxParameters / SOURCE_RECORD_COLUMNS))) {
+    await ctx.tx
+      .insertInto('source_records')
+      .values(slice as any)
+      .onConflict((oc) =>
+        oc.columns(['connection_id', 'kind', 'external_id']).doUpdateSet((eb) => ({
+          raw: eb.ref('excluded.raw'),
+          normalized: eb.ref('excluded.normalized'),
+          content_hash: eb.ref('excluded.content_hash'),
+          last_seen_at: eb.ref('excluded.last_seen_at'),
+          seen_run_id: eb.ref('excluded.seen_run_id'),
+          tombstoned_at: null,
+          tombstone_reason: null,
+        })),
+      )
+      .execute();
+  }
+}
+
+async function forEachKindSlice(
+  records: ReadonlyArray<{ kind: RecordKind; external_id: string }>,
+  write: (kind: RecordKind, ids: string[]) => Promise<unknown>,
+): Promise<void> {
+  for (const [kind, group] of groupBy(records, (r) => r.kind)) {
+    for (const slice of chunks(group.map((r) => r.external_id), 1000)) await write(kind, slice);
+  }
+}
+
+async function markTombstoned(ctx: ReconcileContext, records: Array<{ kind: RecordKind; external_id: string }>) {
+  await forEachKindSlice(records, (kind, ids) =>
+    ctx.tx
+      .updateTable('source_records')
+      .set({ tombstoned_at: ctx.now, tombstone_reason: ctx.tombstone_reason, last_seen_at: ctx.now })
+      .where('connection_id', '=', ctx.connection.id)
+      .where('kind', '=', kind)
+      .where('external_id', 'in', ids)
+      .execute(),
+  );
+}
+
+async function markSeen(ctx: ReconcileContext, records: Array<{ kind: RecordKind; external_id: string }>) {
+  await forEachKindSlice(records, (kind, ids) =>
+    ctx.tx
+      .updateTable('source_records')
+      .set(ctx.seen_run_id ? { last_seen_at: ctx.now, seen_run_id: ctx.seen_run_id } : { last_seen_at: ctx.now })
+      .where('connection_id', '=', ctx.connection.id)
+      .where('kind', '=', kind)
+      .where('external_id', 'in', ids)
+      .execute(),
+  );
+}

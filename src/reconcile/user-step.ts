@@ -1,0 +1,272 @@
+import { diffObjects, hasChanges } from '../core/changes.ts';
+import { fingerprint, type ConflictRow } from '../core/conflicts.ts';
+import { deriveUser, managerKey, type Disagreement, type LinkedUserRecord } from '../core/derive-user.ts';
+import type { CanonicalUser, JsonObject, OwnedUserAttribute } from '../core/model.ts';
+import { chunks, groupBy, inSlices } from '../store/batching.ts';
+import type { ReconcileContext } from './context.ts';
+import { closeConflicts, openConflict } from './conflict-writer.ts';
+
+interface UserRow {
+  id: string;
+  data: string;
+  pins: string;
+}
+
+/**
+ * Re-derives the given canonical users from every record linked to them, writes what changed and
+ * queues its events. New users (no row yet) are created. Returns the ids it wrote.
+ */
+export async function recomputeUsers(ctx: ReconcileContext, userIds: readonly string[]): Promise<void> {
+  if (userIds.length === 0) return;
+  const { tx } = ctx;
+  const rows = (await inSlices(userIds, (slice) =>
+    tx.selectFrom('users').select(['id', 'data', 'pins']).where('id', 'in', slice).execute(),
+  )) as UserRow[];
+  const current = new Map(rows.map((r) => [r.id, r]));
+  const records = await loadLinkedRecords(ctx, userIds);
+  const managers = await resolveManagers(ctx, [...records.values()].flat());
+  const conflicts = await loadAttributeConflicts(ctx, userIds);
+
+  const writes: Array<Record<string, string | null>> = [];
+  const unresolved: Array<{ organization_id: string; ref_key: string; user_id: string }> = [];
+  for (const userId of userIds) {
+    const linked = records.get(userId) ?? [];
+    const row = current.get(userId);
+    const before = row ? (JSON.parse(row.data) as CanonicalUser) : null;
+    const pins = row ? (JSON.parse(row.pins) as Partial<Record<OwnedUserAttribute, string>>) : {};
+    const derived = deriveUser(linked, { policy: ctx.policy, pins, managers, today: ctx.today });
+    const a = derived.attributes as Record<OwnedUserAttribute, any>;
+    const after: CanonicalUser = {
+      id: userId,
+      organization_id: ctx.organization_id,
+      state: derived.state,
+      state_reason: derived.state_reason,
+      state_source: derived.sources.state ?? null,
+      state_changed_at: before && before.state === derived.state ? before.state_changed_at : ctx.now,
+      email: a.email,
+      emails: derived.emails,
+      username: a.username,
+      employee_id: a.employee_id,
+      first_name: a.first_name,
+      last_name: a.last_name,
+      display_name: a.display_name,
+      department: a.department,
+      title: a.title,
+      manager_id: a.manager_id,
+      start_date: a.start_date,
+      end_date: a.end_date,
+      custom_attributes: derived.custom_attributes,
+      roles: before?.roles ?? [],
+      created_at: before?.created_at ?? ctx.now,
+      updated_at: ctx.now,
+    };
+    for (const record of linked) {
+      const key = managerKey(record);
+      if (key && !managers.has(key)) unresolved.push({ organization_id: ctx.organization_id, ref_key: key, user_id: userId });
+    }
+    const changes = before ? diffObjects(before as unknown as JsonObject, after as unknown as JsonObject) : null;
+    if (before && changes && !hasChanges(changes)) {
+      await reconcileConflicts(ctx, userId, derived.disagreements, pins, conflicts.get(userId) ?? []);
+      continue;
+    }
+    if (before && changes) {
+      const wasInactive = before.state === 'inactive';
+      const isInactive = after.state === 'inactive';
+      const type = !wasInactive && isInactive ? 'user.deactivated' : wasInactive && !isInactive ? 'user.reactivated' : 'user.updated';
+      ctx.counters[type === 'user.deactivated' ? 'users_deactivated' : type === 'user.reactivated' ? 'users_reactivated' : 'users_updated'] += 1;
+      ctx.events.push({ type, data: after as unknown as JsonObject, changes });
+    } else {
+      ctx.counters.users_created += 1;
+      ctx.events.push({ type: 'user.created', data: after as unknown as JsonObject, changes: null });
+    }
+    await reconcileConflicts(ctx, userId, derived.disagreements, pins, conflicts.get(userId) ?? []);
+    writes.push({
+      id: userId,
+      organization_id: ctx.organization_id,
+      state: after.state,
+      email: after.email?.toLowerCase() ?? null,
+      employee_id: after.employee_id,
+      data: JSON.stringify(after),
+      pins: row?.pins ?? '{}',
+      created_at: after.created_at,
+      updated_at: after.updated_at,
+    });
+  }
+
+  await writeUsers(ctx, writes);
+  await replaceUnresolved(ctx, userIds, unresolved);
+}
+
+export async function writeUsers(ctx: ReconcileContext, writes: Array<Record<string, string | null>>): Promise<void> {
+  for (const slice of chunks(writes, Math.floor(ctx.maxParameters / 9))) {
+    await ctx.tx
+      .insertInto('users')
+      .values(slice as any)
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet((eb) => ({
+          state: eb.ref('excluded.state'),
+          email: eb.ref('excluded.email'),
+          employee_id: eb.ref('excluded.employee_id'),
+          data: eb.ref('excluded.data'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
+      )
+      .execute();
+  }
+}
+
+async function loadLinkedRecords(ctx: ReconcileContext, userIds: readonly string[]): Promise<Map<string, LinkedUserRecord[]>> {
+  const needsRaw = Object.values(ctx.policy.custom_attributes).some((rule) => rule.path.startsWith('raw.'));
+  const rows = await inSlices(userIds, (slice) =>
+    ctx.tx
+      .selectFrom('identity_links as l')
+      .innerJoin('source_records as r', (join) =>
+        join
+          .onRef('r.connection_id', '=', 'l.connection_id')
+          .onRef('r.kind', '=', 'l.kind')
+          .onRef('r.external_id', '=', 'l.external_id'),
+      )
+      .select(['l.canonical_id', 'r.connection_id', 'r.external_id', 'r.normalized', 'r.tombstoned_at', 'r.tombstone_reason'])
+      .$if(needsRaw, (qb) => qb.select('r.raw'))
+      .where('l.canonical_id', 'in', slice)
+      .where('l.kind', '=', 'user')
+      .execute(),
+  );
+  const out = new Map<string, LinkedUserRecord[]>();
+  for (const row of rows) {
+    const connection = ctx.connections.get(row.connection_id);
+    if (!connection) continue; // a deleted connection no longer speaks for anyone
+    const list = out.get(row.canonical_id) ?? [];
+    list.push({
+      connection,
+      external_id: row.external_id,
+      attributes: JSON.parse(row.normalized),
+      raw: 'raw' in row ? JSON.parse(row.raw as string) : null,
+      tombstoned_at: row.tombstoned_at,
+      tombstone_reason: row.tombstone_reason,
+    });
+    out.set(row.canonical_id, list);
+  }
+  return out;
+}
+
+/** Resolves manager references to canonical ids; a reference matching several people stays unresolved. */
+async function resolveManagers(ctx: ReconcileContext, records: readonly LinkedUserRecord[]): Promise<Map<string, string>> {
+  const keys = [...new Set(records.map(managerKey).filter((k): k is string => k !== null))];
+  const resolved = new Map<string, string>();
+  if (keys.length === 0) return resolved;
+  const candidates = new Map<string, Set<string>>();
+  const add = (key: string, userId: string) => candidates.set(key, (candidates.get(key) ?? new Set()).add(userId));
+
+  for (const kind of ['employee_id', 'email'] as const) {
+    const values = keys.filter((k) => k.startsWith(`${kind}:`)).map((k) => k.slice(kind.length + 1));
+    const rows = await inSlices(values, (slice) =>
+      ctx.tx
+        .selectFrom('user_identifiers')
+        .select(['value', 'user_id'])
+        .where('organization_id', '=', ctx.organization_id)
+        .where('kind', '=', kind)
+        .where('value', 'in', slice)
+        .execute(),
+    );
+    for (const row of rows) add(`${kind}:${row.value}`, row.user_id);
+  }
+  const external = keys.filter((k) => k.startsWith('ext:'));
+  const split = external.map((key) => {
+    const [, connectionId, ...rest] = key.split(':');
+    return { connectionId: connectionId!, externalId: rest.join(':') };
+  });
+  for (const [connectionId, refs] of groupBy(split, (r) => r.connectionId)) {
+    const ids = refs.map((r) => r.externalId);
+    const rows = await inSlices(ids, (slice) =>
+      ctx.tx
+        .selectFrom('identity_links')
+        .select(['external_id', 'canonical_id'])
+        .where('connection_id', '=', connectionId)
+        .where('kind', '=', 'user')
+        .where('external_id', 'in', slice)
+        .execute(),
+    );
+    for (const row of rows) add(`ext:${connectionId}:${row.external_id}`, row.canonical_id);
+  }
+  for (const [key, users] of candidates) if (users.size === 1) resolved.set(key, [...users][0]!);
+  return resolved;
+}
+
+async function replaceUnresolved(
+  ctx: ReconcileContext,
+  userIds: readonly string[],
+  rows: Array<{ organization_id: string; ref_key: string; user_id: string }>,
+): Promise<void> {
+  for (const slice of chunks(userIds, 1000)) {
+    await ctx.tx.deleteFrom('unresolved_references').where('user_id', 'in', slice).execute();
+  }
+  for (const slice of chunks(rows, Math.floor(ctx.maxParameters / 3))) {
+    await ctx.tx.insertInto('unresolved_references').values(slice).onConflict((oc) => oc.doNothing()).execute();
+  }
+}
+
+/** Users whose unresolved references now point at someone: they are re-derived in the same transaction. */
+export async function usersAwaiting(ctx: ReconcileContext, referenceKeys: readonly string[]): Promise<string[]> {
+  const rows = await inSlices([...new Set(referenceKeys)], (slice) =>
+    ctx.tx
+      .selectFrom('unresolved_references')
+      .select('user_id')
+      .where('organization_id', '=', ctx.organization_id)
+      .where('ref_key', 'in', slice)
+      .execute(),
+  );
+  return [...new Set(rows.map((r) => r.user_id))];
+}
+
+async function loadAttributeConflicts(ctx: ReconcileContext, userIds: readonly string[]): Promise<Map<string, ConflictRow[]>> {
+  const rows = (await inSlices(userIds, (slice) =>
+    ctx.tx
+      .selectFrom('conflicts')
+      .selectAll()
+      .where('subject_id', 'in', slice)
+      .where('kind', '=', 'attribute')
+      .where((eb) => eb.or([eb('status', '=', 'open'), eb('resolution', '=', 'accepted')]))
+      .execute(),
+  )) as ConflictRow[];
+  return groupBy(rows, (r) => r.subject_id);
+}
+
+/**
+ * Opens a conflict for each new disagreement between owners, refreshes the details of one still open,
+ * and closes those whose sources agree again. A disagreement an admin accepted stays closed while the
+ * values are the same; an attribute pinned by an admin raises none.
+ */
+async function reconcileConflicts(
+  ctx: ReconcileContext,
+  userId: string,
+  disagreements: readonly Disagreement[],
+  pins: Partial<Record<OwnedUserAttribute, string>>,
+  existing: readonly ConflictRow[],
+): Promise<void> {
+  const open = new Map(existing.filter((c) => c.status === 'open').map((c) => [c.attribute!, c]));
+  const accepted = new Set(existing.filter((c) => c.resolution === 'accepted').map((c) => `${c.attribute}\u0000${c.fingerprint}`));
+  const current = new Set<string>();
+  for (const d of disagreements) {
+    if (pins[d.attribute]) continue;
+    const values = [...d.values].sort((x, y) => x.connection_id.localeCompare(y.connection_id));
+    const print = fingerprint(values);
+    if (accepted.has(`${d.attribute}\u0000${print}`)) continue;
+    current.add(d.attribute);
+    const details = { attribute: d.attribute, winner: d.winner, values } as unknown as JsonObject;
+    const already = open.get(d.attribute);
+    if (already) {
+      if (already.fingerprint !== print) {
+        await ctx.tx
+          .updateTable('conflicts')
+          .set({ fingerprint: print, details: JSON.stringify(details) })
+          .where('id', '=', already.id)
+          .execute();
+      }
+      continue;
+    }
+    await openConflict(ctx, { kind: 'attribute', subject_type: 'user', subject_id: userId, attribute: d.attribute, fingerprint: print, details });
+  }
+  const settled = [...open.values()].filter((c) => !current.has(c.attribute!));
+  await closeConflicts(ctx, settled, () => 'sources_agree', null);
+}
