@@ -62,11 +62,17 @@ export class Reconciler {
    * Applies a connection's statements in ONE transaction: the source records, every canonical change
    * they cause, and the events describing those changes commit together or not at all.
    */
-  async apply(connectionId: string, records: readonly IncomingRecord[], options: ApplyOptions = {}): Promise<Counters> {
+  async apply(
+    connectionId: string,
+    input: readonly IncomingRecord[] | ((tx: Tx) => Promise<IncomingRecord[]>),
+    options: ApplyOptions = {},
+  ): Promise<Counters> {
     const started = performance.now();
     const { database } = this.deps;
     const result = await database.db.transaction().execute(async (tx) => {
       const scope = await this.lockScope(tx, connectionId);
+      // Records computed from stored state (a snapshot's unseen records) are read under the lock.
+      const records = typeof input === 'function' ? await input(tx) : input;
       const now = this.now();
       const totals = newCounters();
       const source: EventSource = {
@@ -99,12 +105,12 @@ export class Reconciler {
       const extra = (await options.finalize?.(tx, totals, scope)) ?? [];
       await appendEvents(tx, scope.organization_id, drafts, source, now.toISOString(), database.capabilities);
       await appendEvents(tx, scope.organization_id, extra, source, now.toISOString(), database.capabilities);
-      return { totals, drafts: [...drafts, ...extra] };
+      return { totals, records, drafts: [...drafts, ...extra] };
     });
     this.deps.metrics?.observeReconcile((performance.now() - started) / 1000);
     this.deps.metrics?.eventsWritten(result.drafts);
     for (const kind of ['user', 'group', 'membership'] as const) {
-      const count = records.filter((r) => r.kind === kind).length;
+      const count = result.records.filter((r) => r.kind === kind).length;
       if (count > 0) this.deps.metrics?.recordsIngested(kind, count);
     }
     return result.totals;
