@@ -65,3 +65,11 @@ export function transitionEventTypes(from: ConnectionState | null, to: Connectio
   if (to === 'needs_reauth') types.push('connection.needs_reauth');
   return types;
 }
+
+/**
+ * Where `resume` takes a paused connection: a push connection has no credentials to check and is active
+ * at once; a pull connection re-validates its credentials first, since they may have changed while paused.
+ */
+export function stateAfterResume(type: string): ConnectionState {
+  return type === 'push' ? 'active' : 'validating';
+}

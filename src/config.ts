@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+/**
+ * Process configuration, read once from the environment at start-up. A bad value stops the process with a
+ * message naming the variable, what it must be and what it got — never a silent fallback to a default.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** PostgreSQL when set; the embedded SQLite file under `dataDir` otherwise. */
+  databaseUrl: string | undefined;
+  /** Bootstrap admin key, created only when no API key exists yet. */
+  apiKey: string | undefined;
+  logLevel: LogLevel;
+  bodyLimitBytes: number;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const MIB = 1024 * 1024;
+
+// Empty strings count as unset: `FOO= roster start` is how people clear a variable in a shell.
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const envSchema = z.object({
+  PORT: optional(integer(0, 65_535)).default(8080),
+  HOST: optional(z.string().min(1)).default('0.0.0.0'),
+  ROSTER_DATA_DIR: optional(z.string().min(1)).default('./data'),
+  ROSTER_DATABASE_URL: optional(
+    z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
+  ),
+  ROSTER_API_KEY: optional(
+    z
+      .string()
+      .min(32, 'must be at least 32 characters (generate one with `openssl rand -base64 32`)')
+      .max(512, 'must be at most 512 characters')
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+  ),
+  ROSTER_LOG_LEVEL: optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })).default('info'),
+  ROSTER_BODY_LIMIT_BYTES: optional(integer(1024, 1024 * MIB)).default(10 * MIB),
+});
+
+/** Raised for any bad configuration value; the message lists every problem, one per line. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? '(environment)');
+      // Never echo the key back: the message may end up in a log.
+      const got = variable === 'ROSTER_API_KEY' || variable === 'ROSTER_DATABASE_URL' ? '' : ` (got '${env[variable]}')`;
+      return `  ${variable}: ${issue.message}${got}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: e.ROSTER_DATA_DIR,
+    databaseUrl: e.ROSTER_DATABASE_URL,
+    apiKey: e.ROSTER_API_KEY,
+    logLevel: e.ROSTER_LOG_LEVEL,
+    bodyLimitBytes: e.ROSTER_BODY_LIMIT_BYTES,
+  };
+}

@@ -1,0 +1,62 @@
+import type { EventDraft, Event, EventSource } from '../core/model.ts';
+import { newId } from '../core/ids.ts';
+import { chunks } from '../store/batching.ts';
+import { reserveEventSequences, type DatabaseCapabilities, type Tx } from '../store/database.ts';
+
+/** Columns of one `events` row that are bound as parameters (position is generated). */
+const EVENT_COLUMNS = 8;
+
+/**
+ * The parameter budget when the caller does not pass its engine's capabilities: below every engine Roster
+ * supports, so a default call can never exceed a statement's limit.
+ */
+const DEFAULT_LIMITS: Pick<DatabaseCapabilities, 'maxParameters'> = { maxParameters: 30_000 };
+
+/**
+ * Appends events for one organization inside the caller's transaction — the same transaction as the change
+ * they describe (outbox), so a change and its events commit or vanish together. Reserving the sequences takes
+ * the organization row lock, which orders concurrent writers of one organization.
+ *
+ * `now` is the ISO-8601 UTC time of the change. Returns the events as written, in sequence order.
+ */
+export async function appendEvents(
+  tx: Tx,
+  organizationId: string,
+  drafts: EventDraft[],
+  source: EventSource | null,
+  now: string,
+  limits: Pick<DatabaseCapabilities, 'maxParameters'> = DEFAULT_LIMITS,
+): Promise<Event[]> {
+  if (drafts.length === 0) return [];
+  const first = await reserveEventSequences(tx, organizationId, drafts.length);
+  const events: Event[] = drafts.map((draft, index) => ({
+    id: newId('event'),
+    organization_id: organizationId,
+    sequence: first + index,
+    type: draft.type,
+    occurred_at: now,
+    data: draft.data,
+    changes: draft.changes,
+    source,
+  }));
+  const sourceJson = source === null ? null : JSON.stringify(source);
+  const rowsPerInsert = Math.max(1, Math.floor(limits.maxParameters / EVENT_COLUMNS));
+  for (const slice of chunks(events, rowsPerInsert)) {
+    await tx
+      .insertInto('events')
+      .values(
+        slice.map((event) => ({
+          id: event.id,
+          organization_id: event.organization_id,
+          sequence: event.sequence,
+          type: event.type,
+          occurred_at: event.occurred_at,
+          data: JSON.stringify(event.data),
+          changes: event.changes === null ? null : JSON.stringify(event.changes),
+          source: sourceJson,
+        })),
+      )
+      .execute();
+  }
+  return events;
+}

@@ -1,0 +1,79 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics of one Roster instance. Each instance has its own Registry (never prom-client's global
+ * one), so several servers can live in one process — tests do that — without "metric already registered".
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
+  /** Source records accepted by ingest, by kind (user, group, membership). */
+  readonly recordsIngested: Counter<'kind'>;
+  /** Events appended to the log, by type; increment after the transaction that wrote them commits. */
+  readonly eventsWritten: Counter<'type'>;
+  /** Wall time of one reconciliation, in seconds. */
+  readonly reconcileDuration: Histogram;
+}
+
+export interface MetricsOptions {
+  /** Process metrics (CPU, memory, event loop); off in tests that build many instances. */
+  processMetrics?: boolean;
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const labels = ['method', 'route', 'status'] as const;
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'roster_http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status.',
+      labelNames: labels,
+      registers: [registry],
+    }),
+    httpRequestDuration: new Histogram({
+      name: 'roster_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by method, route pattern and status.',
+      labelNames: labels,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    recordsIngested: new Counter({
+      name: 'roster_records_ingested_total',
+      help: 'Source records accepted through ingest, by kind.',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    eventsWritten: new Counter({
+      name: 'roster_events_written_total',
+      help: 'Events appended to the event log, by type.',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    reconcileDuration: new Histogram({
+      name: 'roster_reconcile_duration_seconds',
+      help: 'Time taken by one reconciliation.',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+  };
+}
+
+/** An onResponse hook that counts and times every request, labelled by route pattern (not raw URL). */
+export function recordHttpMetrics(metrics: Metrics) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    // Unmatched URLs share one label, so scanners cannot blow up the label cardinality.
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { method: request.method, route, status: String(reply.statusCode) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpRequestDuration.observe(labels, reply.elapsedTime / 1000);
+  };
+}
+
+/** Counts committed events by type; pass it what `appendEvents` returned, once the transaction committed. */
+export function recordEventsWritten(metrics: Metrics, events: ReadonlyArray<{ type: string }>): void {
+  for (const event of events) metrics.eventsWritten.inc({ type: event.type });
+}

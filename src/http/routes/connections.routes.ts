@@ -1,0 +1,195 @@
+import { z } from 'zod';
+import { CONNECTION_STATES, stateAfterResume } from '../../core/connection-states.ts';
+import { conflictError, notFound } from '../../core/errors.ts';
+// Bodies are parsed JSON, so a validated object is a JsonObject.
+import { CONNECTION_CATEGORIES, type JsonObject } from '../../core/model.ts';
+import type { ConnectionRecord, ConnectionsRepo } from '../../store/connections.repo.ts';
+import type { OrganizationsRepo } from '../../store/organizations.repo.ts';
+import { assertCanAccessOrganization, scopeOrganizationFilter, visibleOr404 } from '../auth.ts';
+import { errorResponses } from '../errors.ts';
+import { pageParams, pageSchema, paginationQuery, toPage } from '../pagination.ts';
+import { idParams, jsonObjectSchema, nameSchema, organizationIdQuery, timestampSchema } from '../schemas.ts';
+import type { FastifyZodInstance } from '../types.ts';
+
+export interface ConnectionRoutesDeps {
+  connections: ConnectionsRepo;
+  organizations: OrganizationsRepo;
+  clock: () => Date;
+}
+
+export const connectionSchema = z
+  .object({
+    id: z.string(),
+    organization_id: z.string(),
+    type: z.string(),
+    category: z.enum(CONNECTION_CATEGORIES),
+    name: z.string(),
+    state: z.enum(CONNECTION_STATES),
+    state_reason: z.string().nullable(),
+    config: z.record(z.string(), z.unknown()),
+    created_at: timestampSchema,
+    updated_at: timestampSchema,
+  })
+  .meta({ id: 'Connection' });
+
+/** One member per connection type; `type` picks the member, so an unknown type is named as such. */
+const createConnectionBody = z.discriminatedUnion('type', [
+  z
+    .strictObject({
+      type: z.literal('push').describe('Records are fed through the ingest API.'),
+      name: nameSchema,
+      category: z.enum(CONNECTION_CATEGORIES).describe('What kind of system feeds it; decides attribute ownership defaults.'),
+      config: jsonObjectSchema.optional(),
+    })
+    .meta({ id: 'CreatePushConnection' }),
+]);
+
+const params = idParams('connection', 'conn_01j…');
+const organizationParams = idParams('organization', 'org_01j…');
+
+export function registerConnectionRoutes(app: FastifyZodInstance, deps: ConnectionRoutesDeps): void {
+  const { connections, organizations, clock } = deps;
+  const now = () => clock().toISOString();
+
+  app.post('/v1/organizations/:id/connections', {
+    schema: {
+      tags: ['connections'],
+      summary: 'Create a connection',
+      params: organizationParams,
+      body: createConnectionBody,
+      response: { 201: connectionSchema, ...errorResponses(400, 401, 404, 413, 415) },
+    },
+    handler: async (request, reply) => {
+      const organizationId = request.params.id;
+      assertCanAccessOrganization(request.principal, organizationId);
+      if (!(await organizations.exists(organizationId))) throw notFound('organization', organizationId);
+      const body = request.body;
+      const created = await connections.create(
+        { organizationId, type: body.type, category: body.category, name: body.name, config: (body.config ?? {}) as JsonObject, state: 'active' },
+        { actor: request.principal.keyId, action: 'connection.created' },
+        now(),
+      );
+      return reply.code(201).send(created);
+    },
+  });
+
+  app.get('/v1/connections', {
+    schema: {
+      tags: ['connections'],
+      summary: 'List connections (a scoped key sees only its organization’s)',
+      querystring: z.strictObject({ ...paginationQuery, organization_id: organizationIdQuery }),
+      response: { 200: pageSchema(connectionSchema), ...errorResponses(400, 401, 404) },
+    },
+    handler: async (request) => {
+      const organizationId = scopeOrganizationFilter(request.principal, request.query.organization_id);
+      // Naming an organization that does not exist is a mistake worth reporting, not an empty list.
+      if (request.query.organization_id !== undefined && !(await organizations.exists(request.query.organization_id))) {
+        throw notFound('organization', request.query.organization_id);
+      }
+      const page = pageParams(request.query);
+      return toPage(await connections.list({ organizationId }, page), page, (row: ConnectionRecord) => row);
+    },
+  });
+
+  app.get('/v1/connections/:id', {
+    schema: {
+      tags: ['connections'],
+      summary: 'Get a connection',
+      params,
+      response: { 200: connectionSchema, ...errorResponses(401, 404) },
+    },
+    handler: async (request) =>
+      visibleOr404(request.principal, await connections.get(request.params.id), 'connection', request.params.id),
+  });
+
+  app.patch('/v1/connections/:id', {
+    schema: {
+      tags: ['connections'],
+      summary: 'Rename or reconfigure a connection',
+      params,
+      body: z
+        .strictObject({ name: nameSchema.optional(), config: jsonObjectSchema.optional() })
+        .refine((body) => body.name !== undefined || body.config !== undefined, { message: 'provide name and/or config' }),
+      response: { 200: connectionSchema, ...errorResponses(400, 401, 404, 413, 415) },
+    },
+    handler: async (request) => {
+      const { id } = request.params;
+      visibleOr404(request.principal, await connections.get(id), 'connection', id);
+      const patch = { name: request.body.name, config: request.body.config as JsonObject | undefined };
+      const updated = await connections.update(id, patch, { actor: request.principal.keyId, action: 'connection.updated' }, now());
+      if (!updated) throw notFound('connection', id);
+      return updated;
+    },
+  });
+
+  const stateChangeBody = z
+    .strictObject({ reason: z.string().trim().min(1).max(500).optional().describe('Why; kept as the state reason.') })
+    .optional();
+
+  app.post('/v1/connections/:id/pause', {
+    schema: {
+      tags: ['connections'],
+      summary: 'Pause a connection: stop syncing and ingesting until resumed',
+      params,
+      body: stateChangeBody,
+      response: { 200: connectionSchema, ...errorResponses(400, 401, 404, 409) },
+    },
+    handler: async (request) => {
+      const { id } = request.params;
+      visibleOr404(request.principal, await connections.get(id), 'connection', id);
+      const paused = await connections.transition(
+        id,
+        'paused',
+        { reason: request.body?.reason ?? null, audited: { actor: request.principal.keyId, action: 'connection.paused' } },
+        now(),
+      );
+      if (!paused) throw notFound('connection', id);
+      return paused;
+    },
+  });
+
+  app.post('/v1/connections/:id/resume', {
+    schema: {
+      tags: ['connections'],
+      summary: 'Resume a paused connection',
+      params,
+      response: { 200: connectionSchema, ...errorResponses(401, 404, 409) },
+    },
+    handler: async (request) => {
+      const { id } = request.params;
+      visibleOr404(request.principal, await connections.get(id), 'connection', id);
+      const resumed = await connections.transition(
+        id,
+        (current) => {
+          if (current.state !== 'paused') {
+            throw conflictError('invalid_state_transition', `Connection '${id}' is ${current.state}, not paused; only a paused connection can be resumed.`, {
+              connection_id: id,
+              from: current.state,
+            });
+          }
+          return stateAfterResume(current.type);
+        },
+        { reason: null, audited: { actor: request.principal.keyId, action: 'connection.resumed' } },
+        now(),
+      );
+      if (!resumed) throw notFound('connection', id);
+      return resumed;
+    },
+  });
+
+  app.delete('/v1/connections/:id', {
+    schema: {
+      tags: ['connections'],
+      summary: 'Delete a connection (soft: it answers 404 afterwards; its records and events are kept)',
+      params,
+      response: { 204: z.undefined().describe('Deleted.'), ...errorResponses(401, 404, 409) },
+    },
+    handler: async (request, reply) => {
+      const { id } = request.params;
+      visibleOr404(request.principal, await connections.get(id), 'connection', id);
+      const deleted = await connections.delete(id, { actor: request.principal.keyId, action: 'connection.deleted' }, now());
+      if (!deleted) throw notFound('connection', id);
+      return reply.code(204).send();
+    },
+  });
+}
