@@ -138,14 +138,19 @@ async function loadIdentityIndex(ctx: ReconcileContext, records: readonly Change
   return index;
 }
 
-async function insertLinks(ctx: ReconcileContext, links: IdentityStepResult['newLinks'], newUserIds: Set<string>) {
+export async function insertLinks(
+  ctx: ReconcileContext,
+  links: IdentityStepResult['newLinks'],
+  newUserIds: ReadonlySet<string>,
+  method?: 'manual',
+) {
   const rows = links.map((l) => ({
     organization_id: ctx.organization_id,
     connection_id: ctx.connection.id,
     kind: 'user',
     external_id: l.external_id,
     canonical_id: l.user_id,
-    method: newUserIds.has(l.user_id) ? 'new' : 'join',
+    method: method ?? (newUserIds.has(l.user_id) ? 'new' : 'join'),
     created_at: ctx.now,
   }));
   for (const slice of chunks(rows, Math.floor(ctx.maxParameters / 7))) {
@@ -153,7 +158,7 @@ async function insertLinks(ctx: ReconcileContext, links: IdentityStepResult['new
   }
 }
 
-async function replaceIdentifiers(ctx: ReconcileContext, changed: readonly ChangedUserRecord[], owners: Map<string, string>) {
+export async function replaceIdentifiers(ctx: ReconcileContext, changed: readonly ChangedUserRecord[], owners: Map<string, string>) {
   const live = changed.filter((r) => !r.tombstoned && owners.has(r.external_id));
   for (const slice of chunks(live.map((r) => r.external_id), 1000)) {
     await ctx.tx

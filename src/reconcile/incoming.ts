@@ -5,7 +5,8 @@ import { USER_STATES, type JsonValue, type NormalizedGroup, type NormalizedUser 
  * What any source feeds in: upserts and tombstones of users, groups and memberships, each keyed by the
  * id the source guarantees, with the raw payload kept as received.
  */
-const externalId = z.string().min(1).max(512);
+// NUL cannot be stored in a PostgreSQL text column, and no source uses it in an id.
+const externalId = z.string().min(1).max(512).regex(/^[^\u0000]*$/, 'must not contain NUL');
 const text = z.string().max(2048).nullable().optional();
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').nullable().optional();
 const json: z.ZodType<JsonValue> = z.json();

@@ -67,21 +67,39 @@ export class Reconciler {
     input: readonly IncomingRecord[] | ((tx: Tx) => Promise<IncomingRecord[]>),
     options: ApplyOptions = {},
   ): Promise<Counters> {
+    let applied: readonly IncomingRecord[] = [];
+    const totals = await this.transact(connectionId, { requireActive: true, ...options }, async (tx, nextContext) => {
+      // Records computed from stored state (a snapshot's unseen records) are read under the lock.
+      applied = typeof input === 'function' ? await input(tx) : input;
+      for (const chunk of chunks(applied, CHUNK_SIZE)) await reconcileChunk(nextContext(), chunk);
+    });
+    for (const kind of ['user', 'group', 'membership'] as const) {
+      const count = applied.filter((r) => r.kind === kind).length;
+      if (count > 0) this.deps.metrics?.recordsIngested(kind, count);
+    }
+    return totals;
+  }
+
+  /**
+   * Runs an admin adjustment of one connection's links or one user's preferences (manual link, pinned
+   * winner) through the same path: one transaction, organization locked, events appended with the change.
+   */
+  async adjust(connectionId: string, work: (ctx: ReconcileContext) => Promise<void>): Promise<Counters> {
+    return this.transact(connectionId, { requireActive: false }, async (_tx, nextContext) => work(nextContext()));
+  }
+
+  private async transact(
+    connectionId: string,
+    options: ApplyOptions & { requireActive: boolean },
+    body: (tx: Tx, nextContext: () => ReconcileContext) => Promise<void>,
+  ): Promise<Counters> {
     const started = performance.now();
     const { database } = this.deps;
     const result = await database.db.transaction().execute(async (tx) => {
-      const scope = await this.lockScope(tx, connectionId);
-      // Records computed from stored state (a snapshot's unseen records) are read under the lock.
-      const records = typeof input === 'function' ? await input(tx) : input;
+      const scope = await this.lockScope(tx, connectionId, options.requireActive);
       const now = this.now();
-      const totals = newCounters();
-      const source: EventSource = {
-        connection_id: scope.connection.id,
-        connection_type: scope.connection.type,
-        sync_run_id: options.sync_run_id ?? null,
-      };
-      const drafts: EventDraft[] = [];
-      for (const chunk of chunks(records, CHUNK_SIZE)) {
+      const contexts: ReconcileContext[] = [];
+      const nextContext = (): ReconcileContext => {
         const ctx: ReconcileContext = {
           tx,
           organization_id: scope.organization_id,
@@ -97,22 +115,28 @@ export class Reconciler {
           events: [],
           counters: newCounters(),
         };
-        await reconcileChunk(ctx, chunk);
+        contexts.push(ctx);
+        return ctx;
+      };
+      await body(tx, nextContext);
+      const totals = newCounters();
+      const drafts: EventDraft[] = [];
+      for (const ctx of contexts) {
         drafts.push(...ctx.events);
         addCounters(totals, ctx.counters);
       }
       totals.events = drafts.length;
       const extra = (await options.finalize?.(tx, totals, scope)) ?? [];
-      await appendEvents(tx, scope.organization_id, drafts, source, now.toISOString(), database.capabilities);
-      await appendEvents(tx, scope.organization_id, extra, source, now.toISOString(), database.capabilities);
-      return { totals, records, drafts: [...drafts, ...extra] };
+      const source: EventSource = {
+        connection_id: scope.connection.id,
+        connection_type: scope.connection.type,
+        sync_run_id: options.sync_run_id ?? null,
+      };
+      await appendEvents(tx, scope.organization_id, [...drafts, ...extra], source, now.toISOString(), database.capabilities);
+      return { totals, drafts: [...drafts, ...extra] };
     });
     this.deps.metrics?.observeReconcile((performance.now() - started) / 1000);
     this.deps.metrics?.eventsWritten(result.drafts);
-    for (const kind of ['user', 'group', 'membership'] as const) {
-      const count = result.records.filter((r) => r.kind === kind).length;
-      if (count > 0) this.deps.metrics?.recordsIngested(kind, count);
-    }
     return result.totals;
   }
 
@@ -120,7 +144,7 @@ export class Reconciler {
    * Locks the organization for this transaction (reconciliations of one organization are serialized;
    * others proceed) and loads what every step needs.
    */
-  private async lockScope(tx: Tx, connectionId: string) {
+  private async lockScope(tx: Tx, connectionId: string, requireActive: boolean) {
     const connection = await tx
       .selectFrom('connections')
       .select(['id', 'organization_id', 'type', 'category', 'state', 'created_at'])
@@ -128,7 +152,7 @@ export class Reconciler {
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!connection) throw notFound('connection', connectionId);
-    if (connection.state !== 'active') {
+    if (requireActive && connection.state !== 'active') {
       throw new DomainError(
         'connection_not_active',
         `Connection '${connectionId}' is ${connection.state}; records are accepted only while it is active.`,

@@ -51,7 +51,7 @@ export class SnapshotService {
       await appendEvents(
         tx,
         run.organization_id,
-        [{ type: 'sync.started', data: syncRunView(run), changes: null }],
+        [{ type: 'sync.started', data: syncRunView(run) as unknown as JsonObject, changes: null }],
         sourceOf(connection, run.id),
         now,
         this.database.capabilities,

@@ -8,13 +8,13 @@ import { addCounters, newCounters, type Counters } from './context.ts';
 
 export type SyncRunRow = SyncRunsTable;
 
-export interface SyncRunView extends JsonObject {
+export interface SyncRunView {
   id: string;
   organization_id: string;
   connection_id: string;
   kind: string;
-  status: string;
-  counters: JsonObject;
+  status: SyncRunStatus;
+  counters: Record<string, number>;
   held: JsonObject | null;
   error: string | null;
   started_at: string;
@@ -28,7 +28,7 @@ export function syncRunView(row: SyncRunRow): SyncRunView {
     organization_id: row.organization_id,
     connection_id: row.connection_id,
     kind: row.kind,
-    status: row.status,
+    status: row.status as SyncRunStatus,
     counters: JSON.parse(row.counters),
     held: row.held ? JSON.parse(row.held) : null,
     error: row.error,
@@ -99,7 +99,7 @@ export async function transitionRun(
     .where('status', '=', run.status)
     .execute();
   const type = to === 'held' ? 'sync.deprovision_held' : to === 'failed' || to === 'aborted' ? 'sync.failed' : 'sync.completed';
-  return { row, event: { type, data: syncRunView(row), changes: null } };
+  return { row, event: { type, data: syncRunView(row) as unknown as JsonObject, changes: null } };
 }
 
 /** Adds a page's counters to a running run. */

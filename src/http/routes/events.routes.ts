@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { invalid } from '../../core/errors.ts';
+import { EVENT_TYPES } from '../../core/model.ts';
+import type { EventsRepo } from '../../store/events.repo.ts';
+import { scopeOrganizationFilter } from '../auth.ts';
+import { errorResponses } from '../errors.ts';
+import { decodeCursor, encodeCursor } from '../pagination.ts';
+import { organizationIdQuery, timestampSchema } from '../schemas.ts';
+import type { FastifyZodInstance } from '../types.ts';
+
+export const eventSchema = z
+  .object({
+    id: z.string(),
+    type: z.enum(EVENT_TYPES),
+    organization_id: z.string(),
+    sequence: z.number().int().describe('Monotonic per organization, without gaps.'),
+    occurred_at: timestampSchema,
+    data: z.record(z.string(), z.unknown()).describe('The full object after the change.'),
+    changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })).nullable(),
+    source: z.object({ connection_id: z.string().nullable(), connection_type: z.string().nullable(), sync_run_id: z.string().nullable() }).nullable(),
+  })
+  .meta({ id: 'Event' });
+
+function decodePosition(cursor: string): number {
+  const decoded = decodeCursor(cursor);
+  const position = /^\d{1,15}$/.test(decoded) ? Number(decoded) : NaN;
+  if (!Number.isSafeInteger(position)) throw invalid('invalid_cursor', 'query.after: not a cursor returned by this API.', { after: cursor });
+  return position;
+}
+
+export function registerEventRoutes(app: FastifyZodInstance, deps: { events: EventsRepo }): void {
+  const { events } = deps;
+
+  app.get('/v1/events', {
+    schema: {
+      tags: ['events'],
+      summary: 'Read the event log in order, after a cursor',
+      querystring: z.strictObject({
+        after: z.string().max(100).optional().describe('`next_cursor` of a previous call; omit to read from the beginning.'),
+        organization_id: organizationIdQuery,
+        types: z
+          .string()
+          .max(2000)
+          .optional()
+          .describe('Comma-separated event types, e.g. `user.created,user.deactivated`.'),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
+      response: {
+        200: z.object({
+          data: z.array(eventSchema),
+          next_cursor: z.string().describe('Pass as `after` to continue; returned even when the page is empty, to poll from.'),
+        }),
+        ...errorResponses(400, 401, 404),
+      },
+    },
+    handler: async (request) => {
+      const q = request.query;
+      const organization_id = scopeOrganizationFilter(request.principal, q.organization_id);
+      const types = q.types?.split(',').map((t) => t.trim());
+      const unknown = types?.filter((t) => !(EVENT_TYPES as readonly string[]).includes(t)) ?? [];
+      if (unknown.length > 0) {
+        throw invalid('invalid_request', `query.types: unknown event type ${unknown.map((t) => `'${t}'`).join(', ')}.`, { unknown });
+      }
+      const after = q.after === undefined ? 0 : decodePosition(q.after);
+      const rows = await events.list({ after, organization_id, types, limit: q.limit });
+      const last = rows.at(-1)?.position ?? after;
+      return {
+        data: rows.map(({ position: _position, ...event }) => event),
+        next_cursor: encodeCursor(String(last)),
+      };
+    },
+  });
+}
