@@ -67,13 +67,20 @@ function present(value: unknown): value is string {
   return typeof value === 'string' && value.trim() !== '';
 }
 
-/** What one record says about one attribute; undefined when it says nothing. */
+/**
+ * What one record says about one attribute; undefined when it says nothing. A removed record says the
+ * person is inactive; its other values are only its last word (see `lastKnown`).
+ */
 function valueOf(record: LinkedUserRecord, attribute: OwnedUserAttribute, ctx: DeriveContext): JsonValue | undefined {
   if (attribute === 'state') {
     if (record.tombstoned_at) return 'inactive';
     return record.attributes.state ?? 'active';
   }
   if (record.tombstoned_at) return undefined;
+  return statedValue(record, attribute, ctx);
+}
+
+function statedValue(record: LinkedUserRecord, attribute: OwnedUserAttribute, ctx: DeriveContext): JsonValue | undefined {
   if (attribute === 'manager_id') {
     const key = managerKey(record);
     return key ? ctx.managers.get(key) : undefined;
@@ -134,8 +141,11 @@ export function deriveUser(records: readonly LinkedUserRecord[], ctx: DeriveCont
     const pinned = withValue.find((c) => c.record.connection.id === ctx.pins[attribute]);
     const winner = pinned ?? owners[0] ?? fallbacks[0];
 
-    attributes[attribute] = winner?.value ?? null;
-    if (winner) sources[attribute] = winner.record.connection.id;
+    // A person removed from every source that knew a value keeps it, so a deactivation still says who left.
+    const lastKnown = winner ? undefined : lastKnownValue(records, attribute, rule, ctx);
+    attributes[attribute] = winner?.value ?? lastKnown?.value ?? null;
+    const supplier = winner?.record ?? lastKnown?.record;
+    if (supplier) sources[attribute] = supplier.connection.id;
     if (attribute === 'state') winningStateRecord = winner?.record;
 
     const distinct = new Set(owners.map((o) => JSON.stringify(comparable(attribute, o.value))));
@@ -166,6 +176,20 @@ export function deriveUser(records: readonly LinkedUserRecord[], ctx: DeriveCont
     custom_attributes: deriveCustomAttributes(records, ctx.policy),
     disagreements,
   };
+}
+
+function lastKnownValue(
+  records: readonly LinkedUserRecord[],
+  attribute: OwnedUserAttribute,
+  rule: Policy['attribute_ownership'][OwnedUserAttribute],
+  ctx: DeriveContext,
+): { record: LinkedUserRecord; value: JsonValue } | undefined {
+  const order = [...rule.owners, ...rule.fallback];
+  return records
+    .filter((r) => r.tombstoned_at && rankIn(order, r.connection) >= 0)
+    .sort(byRank(order))
+    .map((record) => ({ record, value: statedValue(record, attribute, ctx) }))
+    .find((c): c is { record: LinkedUserRecord; value: JsonValue } => c.value !== undefined);
 }
 
 function collectEmails(records: readonly LinkedUserRecord[], primary: JsonValue): string[] {

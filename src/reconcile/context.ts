@@ -45,7 +45,8 @@ export function newCounters() {
 }
 export type Counters = ReturnType<typeof newCounters>;
 
-export function addCounters(into: Counters, from: Counters): Counters {
-  for (const key of Object.keys(into) as Array<keyof Counters>) into[key] += from[key];
+/** Adds `from` into `into`, key by key; keys `from` lacks (a run's `pages`) are left as they are. */
+export function addCounters<T extends Counters>(into: T, from: Counters): T {
+  for (const key of Object.keys(from) as Array<keyof Counters>) into[key] += from[key];
   return into;
 }
