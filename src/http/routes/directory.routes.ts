@@ -90,7 +90,7 @@ export function registerDirectoryRoutes(app: FastifyZodInstance, deps: { directo
         ...paginationQuery,
         organization_id: organizationIdQuery,
         state: z.enum(USER_STATES).optional(),
-        email: z.string().max(320).optional().describe('Any address of the person, case-insensitive.'),
+        email: z.string().min(1).max(320).optional().describe('Any address of the person, case-insensitive.'),
         group: z.string().max(200).optional().describe('Only members of this group id.'),
         updated_after: z.iso.datetime().optional().describe('Only users changed after this ISO-8601 time.'),
       }),
