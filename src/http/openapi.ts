@@ -31,7 +31,7 @@ export function openApiDocument(version: string) {
  * is process-wide and also yields an `…Input` variant of every schema, most of which no route uses.
  */
 export const openApiTransformObject: SwaggerTransformObject = (document) => {
-  const full = jsonSchemaTransformObject(document) as { components?: { schemas?: Record<string, unknown> } };
+  const full = replaceDanglingRefs(jsonSchemaTransformObject(document)) as { components?: { schemas?: Record<string, unknown> } };
   const schemas = full.components?.schemas;
   if (!schemas) return full as ReturnType<SwaggerTransformObject>;
   const used = new Set<string>();
@@ -53,3 +53,21 @@ export const openApiTransformObject: SwaggerTransformObject = (document) => {
   const kept = Object.fromEntries(Object.entries(schemas).filter(([name]) => used.has(name)));
   return { ...full, components: { ...full.components, schemas: kept } } as ReturnType<SwaggerTransformObject>;
 };
+
+const SCHEMA_REF = /^#\/components\/schemas\/([^#/]+)$/;
+
+/**
+ * A recursive schema without an id of its own (`z.json()`) converts to a `$ref` into zod's private `$defs`,
+ * which does not exist in the document. Such a ref becomes an unconstrained schema, as zod does for anything
+ * it cannot represent, so the document stays valid. Give recursive schemas an id to get them documented.
+ */
+function replaceDanglingRefs<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(replaceDanglingRefs) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const result: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    if (key === '$ref' && typeof child === 'string' && child.startsWith('#/components/schemas/') && !SCHEMA_REF.test(child)) continue;
+    result[key] = replaceDanglingRefs(child);
+  }
+  return result as T;
+}

@@ -12,13 +12,15 @@ export function idParams(resource: string, example: string) {
   });
 }
 
-// Control characters in a name are never intended and break logs and terminals (and NUL breaks PostgreSQL).
+// Control characters in a name are never intended and break logs and terminals (and NUL breaks PostgreSQL);
+// a lone surrogate is not Unicode and would be stored as U+FFFD, not as sent.
 export const nameSchema = z
   .string()
   .trim()
   .min(1, 'must not be empty')
   .max(200, 'must be at most 200 characters')
-  .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+  .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')
+  .regex(/^[^\p{Cs}]*$/u, 'must be well-formed Unicode');
 
 export const timestampSchema = z.string().describe('ISO-8601 UTC timestamp.');
 

@@ -52,8 +52,11 @@ export function loggerOptions(level: string): LoggerOptions {
  * document built from the same schemas, the error contract, 404/405, the JSON body parser and metrics.
  */
 export async function createServer(options: ServerOptions): Promise<FastifyZodInstance> {
+  const handleError = createErrorHandler(options.bodyLimitBytes);
   const server = Fastify({
     loggerInstance: options.logger,
+    // Errors raised before routing (an undecodable URL) get the same contract as the rest.
+    frameworkErrors: (error, request, reply) => handleError(error, request, reply),
     bodyLimit: options.bodyLimitBytes,
     // Keep-alive sockets that are idle are closed on shutdown; busy ones finish their request first.
     forceCloseConnections: 'idle',
@@ -62,7 +65,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyZodIn
 
   server.setValidatorCompiler(validatorCompiler);
   server.setSerializerCompiler(serializerCompiler);
-  server.setErrorHandler(createErrorHandler(options.bodyLimitBytes));
+  server.setErrorHandler(handleError);
   server.decorateRequest('principal', null as never);
 
   installJsonBodyParser(server);

@@ -124,7 +124,8 @@ export function registerConnectionRoutes(app: FastifyZodInstance, deps: Connecti
 
   const stateChangeBody = z
     .strictObject({ reason: z.string().trim().min(1).max(500).optional().describe('Why; kept as the state reason.') })
-    .optional();
+    // Fastify hands a request without a body to validation as null.
+    .nullish();
 
   app.post('/v1/connections/:id/pause', {
     schema: {
