@@ -41,43 +41,35 @@ export const groupAttributesSchema = z.strictObject({
   email: z.string().max(320).nullable().optional(),
 });
 
-const userUpsert = z.strictObject({
-  kind: z.literal('user'),
-  id: externalId,
-  attributes: userAttributesSchema,
-  raw: json.optional(),
-});
-const groupUpsert = z.strictObject({
-  kind: z.literal('group'),
-  id: externalId,
-  attributes: groupAttributesSchema,
-  raw: json.optional(),
-});
-const membershipUpsert = z.strictObject({
+/**
+ * One schema per kind (a discriminated union on `kind`), so a bad record gets an error naming its exact
+ * field rather than "matches none of the alternatives". `deleted: true` makes the record a tombstone.
+ */
+function upsertOrTombstone<T extends { deleted?: true | undefined; attributes?: unknown }>(record: T, ctx: z.RefinementCtx) {
+  if (!record.deleted && record.attributes === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['attributes'], message: 'Required unless deleted is true' });
+  }
+  if (record.deleted && record.attributes !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['attributes'], message: 'must be omitted when deleted is true' });
+  }
+}
+const deleted = z.literal(true).optional().describe('The source says this object is gone: store a tombstone.');
+
+const userRecord = z
+  .strictObject({ kind: z.literal('user'), id: externalId, attributes: userAttributesSchema.optional(), raw: json.optional(), deleted })
+  .superRefine(upsertOrTombstone);
+const groupRecord = z
+  .strictObject({ kind: z.literal('group'), id: externalId, attributes: groupAttributesSchema.optional(), raw: json.optional(), deleted })
+  .superRefine(upsertOrTombstone);
+const membershipRecord = z.strictObject({
   kind: z.literal('membership'),
   group_id: externalId,
   user_id: externalId,
   raw: json.optional(),
-});
-const objectDelete = z.strictObject({
-  kind: z.enum(['user', 'group']),
-  id: externalId,
-  deleted: z.literal(true),
-});
-const membershipDelete = z.strictObject({
-  kind: z.literal('membership'),
-  group_id: externalId,
-  user_id: externalId,
-  deleted: z.literal(true),
+  deleted,
 });
 
-export const incomingRecordSchema = z.union([
-  userUpsert,
-  groupUpsert,
-  membershipUpsert,
-  objectDelete,
-  membershipDelete,
-]);
+export const incomingRecordSchema = z.discriminatedUnion('kind', [userRecord, groupRecord, membershipRecord]);
 export type IncomingRecordInput = z.infer<typeof incomingRecordSchema>;
 
 export const MAX_RECORDS_PER_REQUEST = 5000;
@@ -110,21 +102,15 @@ export function toIncoming(input: IncomingRecordInput): IncomingRecord {
     return {
       kind: 'membership',
       external_id: membershipKey(input.group_id, input.user_id),
-      deleted: 'deleted' in input,
+      deleted: input.deleted === true,
       group_external_id: input.group_id,
       user_external_id: input.user_id,
-      raw: 'raw' in input ? (input.raw ?? null) : null,
+      raw: input.raw ?? null,
     };
   }
-  if ('deleted' in input) return { kind: input.kind, external_id: input.id, deleted: true };
+  if (input.deleted) return { kind: input.kind, external_id: input.id, deleted: true };
   if (input.kind === 'user') {
-    return { kind: 'user', external_id: input.id, deleted: false, attributes: input.attributes, raw: input.raw ?? null };
+    return { kind: 'user', external_id: input.id, deleted: false, attributes: input.attributes!, raw: input.raw ?? null };
   }
-  return {
-    kind: 'group',
-    external_id: input.id,
-    deleted: false,
-    attributes: input.attributes as NormalizedGroup,
-    raw: input.raw ?? null,
-  };
+  return { kind: 'group', external_id: input.id, deleted: false, attributes: input.attributes as NormalizedGroup, raw: input.raw ?? null };
 }
