@@ -70,4 +70,17 @@ export function registerEventRoutes(app: FastifyZodInstance, deps: { events: Eve
       };
     },
   });
+
+  app.get('/v1/events/head', {
+    schema: {
+      tags: ['events'],
+      summary: 'The cursor of the newest event: follow the log from now on by passing it as `after`',
+      querystring: z.strictObject({ organization_id: organizationIdQuery }),
+      response: { 200: z.object({ cursor: z.string() }), ...errorResponses(400, 401, 404) },
+    },
+    handler: async (request) => {
+      const organization_id = scopeOrganizationFilter(request.principal, request.query.organization_id);
+      return { cursor: encodeCursor(String(await events.head(organization_id))) };
+    },
+  });
 }

@@ -1,0 +1,47 @@
+import { Command } from 'commander';
+import { ConfigError } from '../config.ts';
+import { ApiError } from './api-client.ts';
+import { registerDirectoryCommands } from './commands/directory.command.ts';
+import { registerEventsCommands } from './commands/events.command.ts';
+import { registerMigrateCommand } from './commands/migrate.command.ts';
+import { registerStartCommand } from './commands/start.command.ts';
+import type { CliContext } from './context.ts';
+
+/** A command module adds its command(s) to the program. New commands are added to this list. */
+export type RegisterCommand = (program: Command, context: CliContext) => void;
+
+const COMMANDS: RegisterCommand[] = [registerStartCommand, registerMigrateCommand, registerDirectoryCommands, registerEventsCommands];
+
+export function buildProgram(context: CliContext): Command {
+  const program = new Command('roster')
+    .description('Roster: one reconciled directory per organization from every identity source.')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (text) => context.stdout(text.trimEnd()), writeErr: (text) => context.stderr(text.trimEnd()) });
+  for (const register of COMMANDS) register(program, context);
+  return program;
+}
+
+/** One line for a failed command: the API's own message for API errors, no stack unless ROSTER_DEBUG is set. */
+export function describeCliError(error: unknown, env: NodeJS.ProcessEnv): string {
+  if (error instanceof ApiError) return `roster: ${error.message} [${error.code}]`;
+  if (error instanceof ConfigError) return `roster: ${error.message}`;
+  if (env.ROSTER_DEBUG && error instanceof Error && error.stack) return `roster: ${error.stack}`;
+  const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `roster: ${error instanceof Error ? error.message : String(error)}${cause}`;
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function runCli(argv: string[], context: CliContext): Promise<number> {
+  const program = buildProgram(context).exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    // Commander has already printed help, version or a usage error; it only tells us how to exit.
+    if (error instanceof Error && 'exitCode' in error && typeof error.exitCode === 'number' && 'code' in error && String(error.code).startsWith('commander.')) {
+      return error.exitCode;
+    }
+    context.stderr(describeCliError(error, context.env));
+    return 1;
+  }
+}
