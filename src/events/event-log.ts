@@ -1,16 +1,14 @@
 import type { EventDraft, Event, EventSource } from '../core/model.ts';
 import { newId } from '../core/ids.ts';
+import { sql } from 'kysely';
 import { chunks } from '../store/batching.ts';
 import { reserveEventSequences, type DatabaseCapabilities, type Tx } from '../store/database.ts';
 
 /** Columns of one `events` row that are bound as parameters (position is generated). */
 const EVENT_COLUMNS = 8;
 
-/**
- * The parameter budget when the caller does not pass its engine's capabilities: below every engine Roster
- * supports, so a default call can never exceed a statement's limit.
- */
-const DEFAULT_LIMITS: Pick<DatabaseCapabilities, 'maxParameters'> = { maxParameters: 30_000 };
+/** Arbitrary constant key of the advisory lock that orders event appends across organizations. */
+const EVENT_LOG_LOCK = 7_263_591;
 
 /**
  * Appends events for one organization inside the caller's transaction — the same transaction as the change
@@ -25,10 +23,17 @@ export async function appendEvents(
   drafts: EventDraft[],
   source: EventSource | null,
   now: string,
-  limits: Pick<DatabaseCapabilities, 'maxParameters'> = DEFAULT_LIMITS,
+  capabilities: Pick<DatabaseCapabilities, 'maxParameters' | 'concurrentWriters'>,
 ): Promise<Event[]> {
   if (drafts.length === 0) return [];
   const first = await reserveEventSequences(tx, organizationId, drafts.length);
+  if (capabilities.concurrentWriters) {
+    // Readers follow the log by position. With concurrent writers, positions taken in one order could
+    // commit in another and a reader past the later one would never see the earlier. Holding this lock
+    // from taking positions to commit makes commit order equal position order. It is taken last in the
+    // transaction, so it is held only for the event inserts and the commit.
+    await sql`select pg_advisory_xact_lock(${EVENT_LOG_LOCK})`.execute(tx);
+  }
   const events: Event[] = drafts.map((draft, index) => ({
     id: newId('event'),
     organization_id: organizationId,
@@ -40,7 +45,7 @@ export async function appendEvents(
     source,
   }));
   const sourceJson = source === null ? null : JSON.stringify(source);
-  const rowsPerInsert = Math.max(1, Math.floor(limits.maxParameters / EVENT_COLUMNS));
+  const rowsPerInsert = Math.max(1, Math.floor(capabilities.maxParameters / EVENT_COLUMNS));
   for (const slice of chunks(events, rowsPerInsert)) {
     await tx
       .insertInto('events')
