@@ -16,7 +16,9 @@ export function buildProgram(context: CliContext): Command {
   const program = new Command('roster')
     .description('Roster: one reconciled directory per organization from every identity source.')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeOut: (text) => context.stdout(text.trimEnd()), writeErr: (text) => context.stderr(text.trimEnd()) });
+    .configureOutput({ writeOut: (text) => context.stdout(text.trimEnd()), writeErr: (text) => context.stderr(text.trimEnd()) })
+    // Throw instead of process.exit (help, usage errors); subcommands inherit this only if set before they are added.
+    .exitOverride();
   for (const register of COMMANDS) register(program, context);
   return program;
 }
@@ -32,7 +34,7 @@ export function describeCliError(error: unknown, env: NodeJS.ProcessEnv): string
 
 /** Runs the CLI; resolves to the exit code. */
 export async function runCli(argv: string[], context: CliContext): Promise<number> {
-  const program = buildProgram(context).exitOverride();
+  const program = buildProgram(context);
   try {
     await program.parseAsync(argv);
     return 0;
