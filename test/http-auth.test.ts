@@ -39,6 +39,8 @@ forEachEngine('HTTP API keys', (engine) => {
   it('refuses a scoped key for an organization that does not exist', async () => {
     const response = await roster().request('POST', '/v1/api-keys', { name: 'x', organization_id: 'org_01j00000000000000000000000' });
     assertError(response, 404, 'organization_not_found');
+    const list = await roster().request('GET', '/v1/api-keys?organization_id=org_01j00000000000000000000000');
+    assertError(list, 404, 'organization_not_found');
   });
 
   it('accepts the Bearer scheme in any case', async () => {

@@ -29,7 +29,7 @@ const STATUS_DESCRIPTIONS: Record<number, string> = {
   415: 'Request body is not application/json.',
 };
 
-/** Response entries for the error statuses a route can answer, for its OpenAPI entry (401 is added to all). */
+/** Response entries for the error statuses a route can answer, for its OpenAPI entry: `...errorResponses(400, 404)`. */
 export function errorResponses(...statuses: number[]) {
   const entry = (status: number) => ({
     description: STATUS_DESCRIPTIONS[status] ?? 'Error.',

@@ -80,10 +80,12 @@ export function registerApiKeyRoutes(app: FastifyZodInstance, deps: ApiKeyRoutes
       tags: ['api-keys'],
       summary: 'List API keys, revoked ones included (admin keys only; no secrets)',
       querystring: z.strictObject({ ...paginationQuery, organization_id: organizationIdQuery }),
-      response: { 200: pageSchema(apiKeySchema), ...errorResponses(400, 401, 403) },
+      response: { 200: pageSchema(apiKeySchema), ...errorResponses(400, 401, 403, 404) },
     },
     handler: async (request) => {
       assertAdmin(request.principal, 'manage API keys');
+      const organizationId = request.query.organization_id;
+      if (organizationId !== undefined && !(await organizations.exists(organizationId))) throw notFound('organization', organizationId);
       const page = pageParams(request.query);
       return toPage(await apiKeys.list({ organizationId: request.query.organization_id }, page), page, toJson);
     },
