@@ -1,18 +1,31 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { pino } from 'pino';
 import type { Config } from './config.ts';
 import { createAuthenticator } from './http/auth.ts';
-import { createMetrics, recordEventsWritten, type Metrics } from './http/metrics.ts';
+import { createMetrics, reconcileMetrics, recordEventsWritten, type Metrics } from './http/metrics.ts';
 import { registerApiKeyRoutes } from './http/routes/api-keys.routes.ts';
 import { registerAuditLogRoutes } from './http/routes/audit-log.routes.ts';
 import { registerConnectionRoutes } from './http/routes/connections.routes.ts';
 import { registerOrganizationRoutes } from './http/routes/organizations.routes.ts';
 import { registerSystemRoutes } from './http/routes/system.routes.ts';
+import { registerConflictRoutes } from './http/routes/conflicts.routes.ts';
+import { registerDirectoryRoutes } from './http/routes/directory.routes.ts';
+import { registerEventRoutes } from './http/routes/events.routes.ts';
+import { registerIngestRoutes } from './http/routes/ingest.routes.ts';
+import { registerSyncRunRoutes } from './http/routes/sync-runs.routes.ts';
+import { ConflictResolver } from './reconcile/conflict-resolution.ts';
+import { Reconciler } from './reconcile/reconciler.ts';
+import { SnapshotService } from './reconcile/snapshots.ts';
+import { ConflictsRepo } from './store/conflicts.repo.ts';
+import { DirectoryRepo } from './store/directory.repo.ts';
+import { EventsRepo } from './store/events.repo.ts';
+import { SyncRunsRepo } from './store/sync-runs.repo.ts';
 import { createServer, loggerOptions } from './http/server.ts';
 import type { FastifyZodInstance } from './http/types.ts';
-import { ApiKeysRepo } from './store/api-keys.repo.ts';
+import { ApiKeysRepo, generateApiKey } from './store/api-keys.repo.ts';
 import { AuditRepo } from './store/audit.repo.ts';
 import { ConnectionsRepo } from './store/connections.repo.ts';
 import { openDatabase, type Database } from './store/database.ts';
@@ -61,8 +74,12 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
     const organizations = new OrganizationsRepo(database);
     const connections = new ConnectionsRepo(database, { onEventsWritten: (events) => recordEventsWritten(metrics, events) });
     const audit = new AuditRepo(database.db);
+    const reconciler = new Reconciler({ database, now: clock, metrics: reconcileMetrics(metrics) });
+    const snapshots = new SnapshotService(database, reconciler, clock);
 
-    if (config.apiKey !== undefined) {
+    if (config.apiKey === undefined) {
+      await createFirstAdminKeyFile(apiKeys, config.dataDir, clock().toISOString(), logger);
+    } else {
       const outcome = await apiKeys.bootstrap(config.apiKey, clock().toISOString());
       if (outcome === 'created') logger.info('created the first admin API key from ROSTER_API_KEY');
       if (outcome === 'ignored') logger.warn('ROSTER_API_KEY ignored: API keys already exist; manage keys through /v1/api-keys');
@@ -78,17 +95,21 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       api.addHook('onRequest', createAuthenticator(apiKeys, clock));
 
       registerOrganizationRoutes(api, { organizations, clock });
-      registerConnectionRoutes(api, { connections, organizations, clock });
+      registerConnectionRoutes(api, {
+        connections,
+        organizations,
+        clock,
+        detachDeletedConnection: (id) => reconciler.detachDeletedConnection(id),
+      });
       registerApiKeyRoutes(api, { apiKeys, organizations, clock });
       registerAuditLogRoutes(api, { audit, organizations });
 
-      // ── Reconciliation services ─────────────────────────────────────────────────────────────────────
-      // Construct the ingest/reconcile services here from `database`, `metrics` and `clock`, and register
-      // their route modules (ingest, directory, conflicts, sync-runs, events) on `api`, e.g.
-      //   const reconciler = new Reconciler(database, { metrics, clock });
-      //   registerIngestRoutes(api, { reconciler, connections, clock });
-      // Route modules use `request.principal` with the helpers in src/http/auth.ts for tenant isolation.
-      // ─────────────────────────────────────────────────────────────────────────────────────────────────
+      // Reconciliation: the one write path to canonical state, and the reads of what it built.
+      registerIngestRoutes(api, { connections, reconciler, snapshots });
+      registerDirectoryRoutes(api, { directory: new DirectoryRepo(database.db) });
+      registerConflictRoutes(api, { conflicts: new ConflictsRepo(database.db), resolver: new ConflictResolver(database, reconciler) });
+      registerSyncRunRoutes(api, { syncRuns: new SyncRunsRepo(database.db), snapshots });
+      registerEventRoutes(api, { events: new EventsRepo(database.db) });
     });
 
     await server.ready();
@@ -111,4 +132,18 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
     if (ownsDatabase) await database.close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * A fresh instance started without ROSTER_API_KEY would have no way in. It creates the first admin key
+ * itself and hands it over in a file only this user can read — never in the log.
+ */
+async function createFirstAdminKeyFile(apiKeys: ApiKeysRepo, dataDir: string, now: string, logger: FastifyBaseLogger): Promise<void> {
+  if (await apiKeys.anyExist()) return;
+  const key = generateApiKey();
+  if ((await apiKeys.bootstrap(key, now)) !== 'created') return;
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, 'first-admin-key');
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  logger.warn({ file }, 'created the first admin API key; it is in this file, readable only by this user: store it elsewhere and delete the file');
 }

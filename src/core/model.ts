@@ -111,6 +111,8 @@ export interface ConnectionRef {
   category: ConnectionCategory;
   /** Orders connections of one category when several own an attribute. */
   created_at: string;
+  /** A deleted connection's records count as removed (`connection_deleted`). */
+  deleted_at?: string | null;
 }
 
 /** One connection's statement about one external object, as stored. */

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ReconcileMetrics } from '../reconcile/reconciler.ts';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -76,4 +77,13 @@ export function recordHttpMetrics(metrics: Metrics) {
 /** Counts committed events by type; pass it what `appendEvents` returned, once the transaction committed. */
 export function recordEventsWritten(metrics: Metrics, events: ReadonlyArray<{ type: string }>): void {
   for (const event of events) metrics.eventsWritten.inc({ type: event.type });
+}
+
+/** The reconciler's view of the metrics (it knows nothing of Prometheus). */
+export function reconcileMetrics(metrics: Metrics): ReconcileMetrics {
+  return {
+    observeReconcile: (seconds) => metrics.reconcileDuration.observe(seconds),
+    recordsIngested: (kind, count) => metrics.recordsIngested.inc({ kind }, count),
+    eventsWritten: (events) => recordEventsWritten(metrics, events),
+  };
 }

@@ -19,9 +19,13 @@ export function materializesGroups(ctx: Pick<ReconcileContext, 'policy' | 'conne
 }
 
 /** Each source group is one canonical group; a tombstoned source group soft-deletes it and its memberships. */
-export async function reconcileGroups(ctx: ReconcileContext, changed: readonly ChangedGroupRecord[]): Promise<GroupStepResult> {
+export async function reconcileGroups(
+  ctx: ReconcileContext,
+  changed: readonly ChangedGroupRecord[],
+  options: { force?: boolean } = {},
+): Promise<GroupStepResult> {
   const result: GroupStepResult = { activated: [] };
-  if (changed.length === 0 || !materializesGroups(ctx)) return result;
+  if (changed.length === 0 || (!options.force && !materializesGroups(ctx))) return result;
   const links = await inSlices(
     changed.map((g) => g.external_id),
     (slice) =>

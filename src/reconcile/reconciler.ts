@@ -88,15 +88,42 @@ export class Reconciler {
     return this.transact(connectionId, { requireActive: false }, async (_tx, nextContext) => work(nextContext()));
   }
 
+  /**
+   * After a connection is deleted its records no longer speak for anyone: every person it was linked to
+   * is re-derived without it (someone known only there becomes inactive, `connection_deleted`, keeping
+   * their last-known attributes), and its groups are deleted with their memberships.
+   */
+  async detachDeletedConnection(connectionId: string): Promise<Counters> {
+    return this.transact(connectionId, { requireActive: false, deletedConnection: true }, async (tx, nextContext) => {
+      const ctx = nextContext();
+      const users = await tx
+        .selectFrom('identity_links')
+        .select('canonical_id')
+        .distinct()
+        .where('connection_id', '=', connectionId)
+        .where('kind', '=', 'user')
+        .execute();
+      await recomputeUsers(ctx, users.map((u) => u.canonical_id));
+      const groups = await tx
+        .selectFrom('identity_links')
+        .select('external_id')
+        .where('connection_id', '=', connectionId)
+        .where('kind', '=', 'group')
+        .execute();
+      await reconcileGroups(ctx, groups.map((g) => ({ external_id: g.external_id, attributes: { name: '' }, tombstoned: true })), { force: true });
+      await reconcileRoles(ctx, new Set(users.map((u) => u.canonical_id)));
+    });
+  }
+
   private async transact(
     connectionId: string,
-    options: ApplyOptions & { requireActive: boolean },
+    options: ApplyOptions & { requireActive: boolean; deletedConnection?: boolean },
     body: (tx: Tx, nextContext: () => ReconcileContext) => Promise<void>,
   ): Promise<Counters> {
     const started = performance.now();
     const { database } = this.deps;
     const result = await database.db.transaction().execute(async (tx) => {
-      const scope = await this.lockScope(tx, connectionId, options.requireActive);
+      const scope = await this.lockScope(tx, connectionId, options.requireActive, options.deletedConnection ?? false);
       const now = this.now();
       const contexts: ReconcileContext[] = [];
       const nextContext = (): ReconcileContext => {
@@ -144,12 +171,12 @@ export class Reconciler {
    * Locks the organization for this transaction (reconciliations of one organization are serialized;
    * others proceed) and loads what every step needs.
    */
-  private async lockScope(tx: Tx, connectionId: string, requireActive: boolean) {
+  private async lockScope(tx: Tx, connectionId: string, requireActive: boolean, deleted: boolean) {
     const connection = await tx
       .selectFrom('connections')
       .select(['id', 'organization_id', 'type', 'category', 'state', 'created_at'])
       .where('id', '=', connectionId)
-      .where('deleted_at', 'is', null)
+      .where('deleted_at', deleted ? 'is not' : 'is', null)
       .executeTakeFirst();
     if (!connection) throw notFound('connection', connectionId);
     if (requireActive && connection.state !== 'active') {
@@ -165,12 +192,14 @@ export class Reconciler {
     const organization = await orgQuery.executeTakeFirstOrThrow();
     const all = await tx
       .selectFrom('connections')
-      .select(['id', 'type', 'category', 'created_at'])
+      .select(['id', 'type', 'category', 'created_at', 'deleted_at'])
       .where('organization_id', '=', organization.id)
-      .where('deleted_at', 'is', null)
       .execute();
     const connections = new Map<string, ConnectionRef>(
-      all.map((c) => [c.id, { id: c.id, type: c.type, category: c.category as ConnectionCategory, created_at: c.created_at }]),
+      all.map((c) => [
+        c.id,
+        { id: c.id, type: c.type, category: c.category as ConnectionCategory, created_at: c.created_at, deleted_at: c.deleted_at },
+      ]),
     );
     const active = await tx
       .selectFrom('users')

@@ -135,15 +135,17 @@ async function loadLinkedRecords(ctx: ReconcileContext, userIds: readonly string
   const out = new Map<string, LinkedUserRecord[]>();
   for (const row of rows) {
     const connection = ctx.connections.get(row.connection_id);
-    if (!connection) continue; // a deleted connection no longer speaks for anyone
+    if (!connection) continue;
     const list = out.get(row.canonical_id) ?? [];
+    // A deleted connection no longer speaks for anyone: its records count as removed.
+    const gone = connection.deleted_at ? { at: connection.deleted_at, reason: 'connection_deleted' } : null;
     list.push({
       connection,
       external_id: row.external_id,
       attributes: JSON.parse(row.normalized),
       raw: 'raw' in row ? JSON.parse(row.raw as string) : null,
-      tombstoned_at: row.tombstoned_at,
-      tombstone_reason: row.tombstone_reason,
+      tombstoned_at: row.tombstoned_at ?? gone?.at ?? null,
+      tombstone_reason: row.tombstoned_at ? row.tombstone_reason : (gone?.reason ?? null),
     });
     out.set(row.canonical_id, list);
   }

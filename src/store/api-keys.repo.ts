@@ -104,6 +104,11 @@ export class ApiKeysRepo {
     }
   }
 
+  /** Whether any key (even a revoked one) exists. */
+  async anyExist(): Promise<boolean> {
+    return (await this.db.selectFrom('api_keys').select('id').limit(1).execute()).length > 0;
+  }
+
   async get(id: string): Promise<ApiKeyRecord | undefined> {
     if (!isId('apiKey', id)) return undefined;
     const row = await this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();

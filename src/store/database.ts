@@ -25,6 +25,8 @@ export interface Database {
   readonly db: Db;
   readonly capabilities: DatabaseCapabilities;
   readonly description: string;
+  /** The schema Roster's tables live in, when not the engine's default. */
+  readonly schema?: string | undefined;
   close(): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ export function openPostgres(options: PostgresOptions): Database {
     db,
     capabilities: { concurrentWriters: true, serialColumnType: 'bigserial', maxParameters: 60_000 },
     description: `postgres${options.schema ? `(schema ${options.schema})` : ''}`,
+    schema: options.schema,
     close: () => db.destroy(),
   };
 }

@@ -15,6 +15,8 @@ export async function migrateToLatest(database: Database): Promise<MigrationResu
     provider: { getMigrations: async () => migrations(database) },
     migrationTableName: 'roster_migrations',
     migrationLockTableName: 'roster_migrations_lock',
+    // Without it the migrator finds another schema's bookkeeping table and skips creating its own.
+    ...(database.schema ? { migrationTableSchema: database.schema } : {}),
   });
   const result = await migrator.migrateToLatest();
   if (result.error) {

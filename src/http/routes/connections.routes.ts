@@ -13,6 +13,8 @@ import type { FastifyZodInstance } from '../types.ts';
 
 export interface ConnectionRoutesDeps {
   connections: ConnectionsRepo;
+  /** Re-derives the people a deleted connection spoke for. */
+  detachDeletedConnection: (connectionId: string) => Promise<unknown>;
   organizations: OrganizationsRepo;
   clock: () => Date;
 }
@@ -48,7 +50,7 @@ const params = idParams('connection', 'conn_01j…');
 const organizationParams = idParams('organization', 'org_01j…');
 
 export function registerConnectionRoutes(app: FastifyZodInstance, deps: ConnectionRoutesDeps): void {
-  const { connections, organizations, clock } = deps;
+  const { connections, organizations, clock, detachDeletedConnection } = deps;
   const now = () => clock().toISOString();
 
   app.post('/v1/organizations/:id/connections', {
@@ -181,7 +183,9 @@ export function registerConnectionRoutes(app: FastifyZodInstance, deps: Connecti
   app.delete('/v1/connections/:id', {
     schema: {
       tags: ['connections'],
-      summary: 'Delete a connection (soft: it answers 404 afterwards; its records and events are kept)',
+      summary:
+        'Delete a connection (soft: it answers 404 afterwards; its records and events are kept). People known only ' +
+        'through it become inactive (`connection_deleted`); its groups are deleted.',
       params,
       response: { 204: z.undefined().describe('Deleted.'), ...errorResponses(401, 404, 409) },
     },
@@ -190,6 +194,7 @@ export function registerConnectionRoutes(app: FastifyZodInstance, deps: Connecti
       visibleOr404(request.principal, await connections.get(id), 'connection', id);
       const deleted = await connections.delete(id, { actor: request.principal.keyId, action: 'connection.deleted' }, now());
       if (!deleted) throw notFound('connection', id);
+      await detachDeletedConnection(id);
       return reply.code(204).send();
     },
   });
