@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { sql } from 'kysely';
+import { appendEvents } from '../src/events/event-log.ts';
+import { toIncoming } from '../src/reconcile/incoming.ts';
+import { Reconciler } from '../src/reconcile/reconciler.ts';
+import { reserveEventSequences, type Database } from '../src/store/database.ts';
+import { migrateToLatest } from '../src/store/migrator.ts';
+import { createTestStorage, forEachEngine, type TestStorage } from './support/roster.ts';
+
+/** The storage contract both engines must honour; the rest of Roster relies on exactly this. */
+forEachEngine('store contract', (engine) => {
+  let storage: TestStorage;
+  let database: Database;
+  before(async () => {
+    storage = await createTestStorage(engine);
+    database = storage.open();
+    await migrateToLatest(database);
+  });
+  after(async () => {
+    await database.close();
+    await storage.destroy();
+  });
+
+  const now = () => new Date().toISOString();
+  async function organization(id: string) {
+    await database.db.insertInto('organizations').values({ id, name: id, policy: '{}', event_sequence: 0, created_at: now(), updated_at: now() }).execute();
+    await database.db
+      .insertInto('connections')
+      .values({ id: `conn_${id}`, organization_id: id, type: 'push', category: 'idp', name: 'c', state: 'active', state_reason: null, config: '{}', created_at: now(), updated_at: now(), deleted_at: null })
+      .execute();
+  }
+
+  test('migrations are idempotent and every directory table carries its organization', async () => {
+    const again = await migrateToLatest(database);
+    assert.deepEqual(again.results, [], 'nothing left to apply');
+    const tables = ['organizations', 'connections', 'source_records', 'identity_links', 'user_identifiers', 'unresolved_references', 'users', 'groups', 'memberships', 'conflicts', 'events', 'sync_runs', 'api_keys', 'audit_log'];
+    const meta = await database.db.introspection.getTables();
+    for (const table of tables) {
+      const found = meta.find((t) => t.name === table);
+      assert.ok(found, `table ${table} exists`);
+      const column = table === 'organizations' ? 'id' : 'organization_id';
+      assert.ok(found.columns.some((c) => c.name === column), `${table} carries its organization`);
+    }
+  });
+
+  test('a transaction that fails leaves nothing behind', async () => {
+    await organization('org_rollback');
+    await assert.rejects(
+      database.db.transaction().execute(async (tx) => {
+        await appendEvents(tx, 'org_rollback', [{ type: 'user.created', data: { id: 'x' }, changes: null }], null, now(), database.capabilities);
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
+    const events = await database.db.selectFrom('events').select('id').where('organization_id', '=', 'org_rollback').execute();
+    assert.equal(events.length, 0);
+    const org = await database.db.selectFrom('organizations').select('event_sequence').where('id', '=', 'org_rollback').executeTakeFirstOrThrow();
+    assert.equal(org.event_sequence, 0, 'the reserved sequences were given back');
+  });
+
+  test('concurrent transactions reserve contiguous, distinct event sequences per organization', async () => {
+    await organization('org_seq');
+    const firsts = await Promise.all(
+      Array.from({ length: 12 }, () => database.db.transaction().execute((tx) => reserveEventSequences(tx, 'org_seq', 5))),
+    );
+    const all = firsts.flatMap((first) => [0, 1, 2, 3, 4].map((i) => first + i)).sort((a, b) => a - b);
+    assert.deepEqual(all, Array.from({ length: 60 }, (_, i) => i + 1));
+  });
+
+  test('a reconciliation that fails in its last step writes no record, no user and no event', async () => {
+    await organization('org_atomic');
+    const reconciler = new Reconciler({ database });
+    const records = Array.from({ length: 300 }, (_, i) => toIncoming({ kind: 'user', id: `u${i}`, attributes: { email: `u${i}@x.test` } }));
+    await assert.rejects(
+      reconciler.apply('conn_org_atomic', records, {
+        finalize: async () => {
+          throw new Error('crash before commit');
+        },
+      }),
+      /crash before commit/,
+    );
+    for (const table of ['source_records', 'users', 'events', 'identity_links', 'user_identifiers'] as const) {
+      const { n } = await database.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('organization_id', '=', 'org_atomic')
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(n), 0, `${table} is empty`);
+    }
+    const counters = await reconciler.apply('conn_org_atomic', records);
+    assert.equal(counters.users_created, 300);
+    assert.equal(counters.events, 300);
+  });
+
+  test('source records keep their first sighting when restated, and text round-trips unchanged', async () => {
+    await organization('org_text');
+    const reconciler = new Reconciler({ database });
+    const name = 'Zoë Ångström 山田 \u{1F600} "quoted" \\ back';
+    await reconciler.apply('conn_org_text', [toIncoming({ kind: 'user', id: 'ü/1', attributes: { display_name: name }, raw: { nested: { name } } })]);
+    const first = await database.db.selectFrom('source_records').selectAll().where('connection_id', '=', 'conn_org_text').executeTakeFirstOrThrow();
+    await new Promise((r) => setTimeout(r, 5));
+    await reconciler.apply('conn_org_text', [toIncoming({ kind: 'user', id: 'ü/1', attributes: { display_name: `${name}!` } })]);
+    const second = await database.db.selectFrom('source_records').selectAll().where('connection_id', '=', 'conn_org_text').executeTakeFirstOrThrow();
+    assert.equal(second.first_seen_at, first.first_seen_at);
+    assert.ok(second.last_seen_at > first.last_seen_at);
+    assert.equal(second.external_id, 'ü/1');
+    assert.deepEqual(JSON.parse(first.raw), { nested: { name } });
+    const user = await database.db.selectFrom('users').select('data').where('organization_id', '=', 'org_text').executeTakeFirstOrThrow();
+    assert.equal(JSON.parse(user.data).display_name, `${name}!`);
+  });
+
+  test('the engine reports what the rest of Roster branches on', async () => {
+    assert.equal(database.capabilities.concurrentWriters, engine === 'postgres');
+    const { rows } = await sql<{ one: number }>`select 1 as one`.execute(database.db);
+    assert.equal(Number(rows[0]!.one), 1);
+  });
+});
