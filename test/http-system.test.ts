@@ -88,11 +88,32 @@ describe('HTTP OpenAPI document', () => {
       'GET /v1/api-keys',
       'DELETE /v1/api-keys/{id}',
       'GET /v1/audit-log',
+      'POST /v1/connections/{id}/records',
+      'POST /v1/connections/{id}/snapshots',
+      'POST /v1/connections/{id}/snapshots/{snapshot_id}/records',
+      'POST /v1/connections/{id}/snapshots/{snapshot_id}/commit',
+      'DELETE /v1/connections/{id}/snapshots/{snapshot_id}',
+      'GET /v1/users',
+      'GET /v1/users/{id}',
+      'GET /v1/users/{id}/groups',
+      'GET /v1/groups',
+      'GET /v1/groups/{id}',
+      'GET /v1/groups/{id}/members',
+      'GET /v1/memberships',
+      'GET /v1/conflicts',
+      'GET /v1/conflicts/{id}',
+      'POST /v1/conflicts/{id}/resolve',
+      'GET /v1/sync-runs',
+      'GET /v1/sync-runs/{id}',
+      'POST /v1/sync-runs/{id}/confirm',
+      'POST /v1/sync-runs/{id}/discard',
+      'GET /v1/events',
+      'GET /v1/events/head',
     ]) {
       assert.ok(operations.includes(operation), `missing ${operation}`);
     }
     assert.ok(!operations.some((operation) => operation.includes('openapi.json')));
-    for (const name of ['Organization', 'Connection', 'ApiKey', 'CreatedApiKey', 'AuditEntry', 'Error', 'EffectivePolicy']) {
+    for (const name of ['Organization', 'Connection', 'ApiKey', 'CreatedApiKey', 'AuditEntry', 'Error', 'EffectivePolicy', 'RecordBatchInput', 'User', 'Group', 'Conflict', 'SyncRun', 'Event', 'JsonValueInput']) {
       assert.ok(document.components.schemas[name], `missing component ${name}`);
     }
     const create = document.paths['/v1/organizations'].post;
