@@ -17,6 +17,7 @@ import { registerEventRoutes } from './http/routes/events.routes.ts';
 import { registerIngestRoutes } from './http/routes/ingest.routes.ts';
 import { registerSyncRunRoutes } from './http/routes/sync-runs.routes.ts';
 import { ConflictResolver } from './reconcile/conflict-resolution.ts';
+import { activateDueHires } from './reconcile/due-hires.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { SnapshotService } from './reconcile/snapshots.ts';
 import { ConflictsRepo } from './store/conflicts.repo.ts';
@@ -49,11 +50,15 @@ export interface Roster {
   readonly server: FastifyZodInstance;
   readonly metrics: Metrics;
   readonly logger: FastifyBaseLogger;
+  /** Runs the periodic housekeeping now (it also runs hourly once started): due hires become active. */
+  housekeeping(): Promise<void>;
   /** Starts listening on `config.host:config.port`; resolves to the address, e.g. `http://127.0.0.1:8080`. */
   start(): Promise<string>;
   /** Stops accepting requests, lets in-flight ones finish, closes the database if this instance opened it. */
   stop(): Promise<void>;
 }
+
+const HOUSEKEEPING_INTERVAL_MS = 60 * 60 * 1000;
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -114,6 +119,16 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
 
     await server.ready();
 
+    const housekeeping = async () => {
+      try {
+        const activated = await activateDueHires(database, reconciler, clock());
+        if (activated > 0) logger.info({ activated }, 'pending hires reached their start date');
+      } catch (error) {
+        // A background loop logs and goes on; the next round retries.
+        logger.error({ err: error }, 'housekeeping failed');
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
     let stopped: Promise<void> | undefined;
     return {
       config,
@@ -121,9 +136,16 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       server,
       metrics,
       logger,
-      start: () => server.listen({ port: config.port, host: config.host }),
+      housekeeping,
+      start: async () => {
+        const address = await server.listen({ port: config.port, host: config.host });
+        timer = setInterval(housekeeping, HOUSEKEEPING_INTERVAL_MS).unref();
+        void housekeeping();
+        return address;
+      },
       stop: () =>
         (stopped ??= (async () => {
+          clearInterval(timer);
           await server.close();
           if (ownsDatabase) await database.close();
         })()),

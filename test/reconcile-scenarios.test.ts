@@ -116,3 +116,29 @@ forEachEngine('reconciliation scenarios from the field', (engine) => {
     assert.equal(eventsAfterFirst.filter((e) => e.type === 'group.member_added').length, 2);
   });
 });
+
+forEachEngine('future-dated hires', (engine) => {
+  let now = new Date('2026-03-02T09:00:00Z');
+  const roster = useTestRoster(engine, { clock: () => now });
+
+  test('stay pending until their start date, then become active (and only then)', async () => {
+    const org = await createOrganization(roster(), 'Hiring Co');
+    const hris = await createPushConnection(roster(), org.id, { name: 'HiBob', category: 'hris' });
+    await ingest(roster(), hris.id, [user('H-1', { employee_id: '1', first_name: 'Nia', start_date: '2026-03-09' })]);
+    assert.equal((await onlyUser(roster(), org.id)).state, 'pending');
+
+    now = new Date('2026-03-08T23:00:00Z');
+    await roster().roster.housekeeping();
+    assert.equal((await onlyUser(roster(), org.id)).state, 'pending', 'not a day early');
+
+    now = new Date('2026-03-09T00:30:00Z');
+    await roster().roster.housekeeping();
+    await roster().roster.housekeeping();
+    const started = await onlyUser(roster(), org.id);
+    assert.equal(started.state, 'active');
+    assert.equal(started.state_reason, null);
+    const updates = await allEvents(roster(), org.id, 'user.updated');
+    assert.equal(updates.length, 1, 'announced once');
+    assert.deepEqual(updates[0].changes.state, { from: 'pending', to: 'active' });
+  });
+});
