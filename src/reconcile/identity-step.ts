@@ -6,6 +6,7 @@ import type { NormalizedUser } from '../core/model.ts';
 import { chunks, inSlices } from '../store/batching.ts';
 import type { ReconcileContext } from './context.ts';
 import { closeConflicts, openConflict } from './conflict-writer.ts';
+import { linkedCanonicalIds, usersWithIdentifiers } from './lookups.ts';
 import type { ChangedUserRecord } from './source-record-writer.ts';
 
 export interface IdentityStepResult {
@@ -34,20 +35,7 @@ function identifiersOf(attributes: NormalizedUser): Array<{ kind: IdentifierKind
  * join rules. Keeps the identifier index current for the records it touched.
  */
 export async function linkUserRecords(ctx: ReconcileContext, changed: readonly ChangedUserRecord[]): Promise<IdentityStepResult> {
-  const { tx } = ctx;
-  const owners = new Map<string, string>();
-  const existing = await inSlices(
-    changed.map((r) => r.external_id),
-    (slice) =>
-      tx
-        .selectFrom('identity_links')
-        .select(['external_id', 'canonical_id'])
-        .where('connection_id', '=', ctx.connection.id)
-        .where('kind', '=', 'user')
-        .where('external_id', 'in', slice)
-        .execute(),
-  );
-  for (const link of existing) owners.set(link.external_id, link.canonical_id);
+  const owners = await linkedCanonicalIds(ctx, ctx.connection.id, 'user', changed.map((r) => r.external_id));
 
   const unlinked = changed.filter((r) => !owners.has(r.external_id) && !r.tombstoned);
   const index = await loadIdentityIndex(ctx, unlinked);
@@ -112,16 +100,8 @@ async function loadIdentityIndex(ctx: ReconcileContext, records: readonly Change
   const index = new ChunkIdentityIndex();
   if (records.length === 0) return index;
   for (const kind of ['employee_id', 'email'] as const) {
-    const values = [...new Set(records.flatMap((r) => identifiersOf(r.attributes).filter((i) => i.kind === kind).map((i) => i.value)))];
-    const rows = await inSlices(values, (slice) =>
-      ctx.tx
-        .selectFrom('user_identifiers')
-        .select(['value', 'user_id'])
-        .where('organization_id', '=', ctx.organization_id)
-        .where('kind', '=', kind)
-        .where('value', 'in', slice)
-        .execute(),
-    );
+    const values = records.flatMap((r) => identifiersOf(r.attributes).filter((i) => i.kind === kind).map((i) => i.value));
+    const rows = await usersWithIdentifiers(ctx, kind, values);
     for (const row of rows) index.add(row.user_id, '', [{ kind, value: row.value }]);
   }
   const candidates = [...index.connectionsOf.keys()];

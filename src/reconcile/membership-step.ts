@@ -1,5 +1,6 @@
 import { chunks, groupBy, inSlices } from '../store/batching.ts';
 import type { ReconcileContext } from './context.ts';
+import { linkedCanonicalIds } from './lookups.ts';
 import type { ChangedMembershipRecord } from './source-record-writer.ts';
 
 export interface MembershipInputs {
@@ -37,8 +38,8 @@ export async function reconcileMemberships(ctx: ReconcileContext, inputs: Member
   if (pairs.size === 0) return touchedUsers;
 
   const all = [...pairs.values()];
-  const groups = await canonicalIds(ctx, 'group', [...new Set(all.map((p) => p.group))]);
-  const users = await canonicalIds(ctx, 'user', [...new Set(all.map((p) => p.user))]);
+  const groups = await linkedCanonicalIds(ctx, ctx.connection.id, 'group', all.map((p) => p.group));
+  const users = await linkedCanonicalIds(ctx, ctx.connection.id, 'user', all.map((p) => p.user));
   const activeGroups = new Set(
     (await inSlices([...new Set(groups.values())], (slice) =>
       ctx.tx.selectFrom('groups').select('id').where('id', 'in', slice).where('state', '=', 'active').execute(),
@@ -109,19 +110,6 @@ async function membershipRecords(ctx: ReconcileContext, column: 'user_external_i
       .where(column, 'in', slice)
       .execute(),
   );
-}
-
-async function canonicalIds(ctx: ReconcileContext, kind: 'user' | 'group', externalIds: readonly string[]): Promise<Map<string, string>> {
-  const rows = await inSlices(externalIds, (slice) =>
-    ctx.tx
-      .selectFrom('identity_links')
-      .select(['external_id', 'canonical_id'])
-      .where('connection_id', '=', ctx.connection.id)
-      .where('kind', '=', kind)
-      .where('external_id', 'in', slice)
-      .execute(),
-  );
-  return new Map(rows.map((r) => [r.external_id, r.canonical_id]));
 }
 
 async function existingPairs(ctx: ReconcileContext, pairs: readonly Pair[]): Promise<Set<string>> {

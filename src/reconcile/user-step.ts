@@ -5,6 +5,7 @@ import type { CanonicalUser, JsonObject, OwnedUserAttribute } from '../core/mode
 import { chunks, groupBy, inSlices } from '../store/batching.ts';
 import type { ReconcileContext } from './context.ts';
 import { closeConflicts, openConflict } from './conflict-writer.ts';
+import { linkedCanonicalIds, usersWithIdentifiers } from './lookups.ts';
 
 interface UserRow {
   id: string;
@@ -162,16 +163,7 @@ async function resolveManagers(ctx: ReconcileContext, records: readonly LinkedUs
 
   for (const kind of ['employee_id', 'email'] as const) {
     const values = keys.filter((k) => k.startsWith(`${kind}:`)).map((k) => k.slice(kind.length + 1));
-    const rows = await inSlices(values, (slice) =>
-      ctx.tx
-        .selectFrom('user_identifiers')
-        .select(['value', 'user_id'])
-        .where('organization_id', '=', ctx.organization_id)
-        .where('kind', '=', kind)
-        .where('value', 'in', slice)
-        .execute(),
-    );
-    for (const row of rows) add(`${kind}:${row.value}`, row.user_id);
+    for (const row of await usersWithIdentifiers(ctx, kind, values)) add(`${kind}:${row.value}`, row.user_id);
   }
   const external = keys.filter((k) => k.startsWith('ext:'));
   const split = external.map((key) => {
@@ -179,17 +171,8 @@ async function resolveManagers(ctx: ReconcileContext, records: readonly LinkedUs
     return { connectionId: connectionId!, externalId: rest.join(':') };
   });
   for (const [connectionId, refs] of groupBy(split, (r) => r.connectionId)) {
-    const ids = refs.map((r) => r.externalId);
-    const rows = await inSlices(ids, (slice) =>
-      ctx.tx
-        .selectFrom('identity_links')
-        .select(['external_id', 'canonical_id'])
-        .where('connection_id', '=', connectionId)
-        .where('kind', '=', 'user')
-        .where('external_id', 'in', slice)
-        .execute(),
-    );
-    for (const row of rows) add(`ext:${connectionId}:${row.external_id}`, row.canonical_id);
+    const links = await linkedCanonicalIds(ctx, connectionId, 'user', refs.map((r) => r.externalId));
+    for (const [externalId, userId] of links) add(`ext:${connectionId}:${externalId}`, userId);
   }
   for (const [key, users] of candidates) if (users.size === 1) resolved.set(key, [...users][0]!);
   return resolved;

@@ -1,0 +1,38 @@
+import { inSlices } from '../store/batching.ts';
+import type { ReconcileContext } from './context.ts';
+
+/** Users whose linked records carry one of these identifier values (`employee_id` or lower-cased `email`). */
+export async function usersWithIdentifiers(
+  ctx: ReconcileContext,
+  kind: 'employee_id' | 'email',
+  values: readonly string[],
+): Promise<Array<{ value: string; user_id: string }>> {
+  return inSlices([...new Set(values)], (slice) =>
+    ctx.tx
+      .selectFrom('user_identifiers')
+      .select(['value', 'user_id'])
+      .where('organization_id', '=', ctx.organization_id)
+      .where('kind', '=', kind)
+      .where('value', 'in', slice)
+      .execute(),
+  );
+}
+
+/** The canonical ids that a connection's records of one kind are linked to, by external id. */
+export async function linkedCanonicalIds(
+  ctx: ReconcileContext,
+  connectionId: string,
+  kind: 'user' | 'group',
+  externalIds: readonly string[],
+): Promise<Map<string, string>> {
+  const rows = await inSlices([...new Set(externalIds)], (slice) =>
+    ctx.tx
+      .selectFrom('identity_links')
+      .select(['external_id', 'canonical_id'])
+      .where('connection_id', '=', connectionId)
+      .where('kind', '=', kind)
+      .where('external_id', 'in', slice)
+      .execute(),
+  );
+  return new Map(rows.map((r) => [r.external_id, r.canonical_id]));
+}
