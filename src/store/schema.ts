@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { ConflictRow } from '../core/conflicts.ts';
 
 /**
  * The relational schema, shared by SQLite and PostgreSQL. Timestamps are ISO-8601 UTC strings (they sort
@@ -105,21 +106,8 @@ export interface MembershipsTable {
   created_at: string;
 }
 
-export interface ConflictsTable {
-  id: string;
-  organization_id: string;
-  kind: string;
-  subject_type: string;
-  subject_id: string;
-  attribute: string | null;
-  fingerprint: string;
-  details: string;
-  status: string;
-  resolution: string | null;
-  resolved_by: string | null;
-  opened_at: string;
-  resolved_at: string | null;
-}
+/** A conflict row is the core's `ConflictRow` (details as JSON text). */
+export type ConflictsTable = ConflictRow;
 
 export interface EventsTable {
   position: Generated<number>;
