@@ -6,6 +6,7 @@ export function stableJson(value: unknown): string {
   return stringify(value) ?? 'null';
 }
 
-export function contentHash(value: unknown): string {
-  return createHash('sha256').update(stableJson(value)).digest('base64url');
+/** Hash of already-serialized parts (kept apart by a separator no JSON text contains). */
+export function contentHash(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('base64url');
 }

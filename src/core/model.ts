@@ -167,6 +167,8 @@ export interface EventDraft {
   type: EventType;
   data: JsonObject;
   changes: FieldChanges | null;
+  /** `data` already serialized, when the writer had it (a user's row and its event share one JSON). */
+  data_json?: string;
 }
 
 export interface Event extends EventDraft {

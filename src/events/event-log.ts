@@ -34,6 +34,7 @@ export async function appendEvents(
     // transaction, so it is held only for the event inserts and the commit.
     await sql`select pg_advisory_xact_lock(${EVENT_LOG_LOCK})`.execute(tx);
   }
+  const serialized = drafts.map((draft) => draft.data_json ?? JSON.stringify(draft.data));
   const events: Event[] = drafts.map((draft, index) => ({
     id: newId('event'),
     organization_id: organizationId,
@@ -56,7 +57,7 @@ export async function appendEvents(
           sequence: event.sequence,
           type: event.type,
           occurred_at: event.occurred_at,
-          data: JSON.stringify(event.data),
+          data: serialized[event.sequence - first]!,
           changes: event.changes === null ? null : JSON.stringify(event.changes),
           source: sourceJson,
         })),

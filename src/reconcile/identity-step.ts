@@ -36,6 +36,7 @@ function identifiersOf(attributes: NormalizedUser): Array<{ kind: IdentifierKind
  */
 export async function linkUserRecords(ctx: ReconcileContext, changed: readonly ChangedUserRecord[]): Promise<IdentityStepResult> {
   const owners = await linkedCanonicalIds(ctx, ctx.connection.id, 'user', changed.map((r) => r.external_id));
+  const previouslyLinked = new Set(owners.keys());
 
   const unlinked = changed.filter((r) => !owners.has(r.external_id) && !r.tombstoned);
   const index = await loadIdentityIndex(ctx, unlinked);
@@ -66,7 +67,7 @@ export async function linkUserRecords(ctx: ReconcileContext, changed: readonly C
   }
 
   await insertLinks(ctx, newLinks, newUserIds);
-  await replaceIdentifiers(ctx, changed, owners);
+  await replaceIdentifiers(ctx, changed, owners, previouslyLinked);
   await recordAmbiguity(ctx, changed, ambiguous, owners);
 
   const newReferenceKeys = newLinks.map((l) => `ext:${ctx.connection.id}:${l.external_id}`);
@@ -138,9 +139,16 @@ export async function insertLinks(
   }
 }
 
-export async function replaceIdentifiers(ctx: ReconcileContext, changed: readonly ChangedUserRecord[], owners: Map<string, string>) {
+/** Rewrites the identifiers of linked, live records; only records linked before can have stale ones to clear. */
+export async function replaceIdentifiers(
+  ctx: ReconcileContext,
+  changed: readonly ChangedUserRecord[],
+  owners: Map<string, string>,
+  previouslyLinked: ReadonlySet<string>,
+) {
   const live = changed.filter((r) => !r.tombstoned && owners.has(r.external_id));
-  for (const slice of chunks(live.map((r) => r.external_id), 1000)) {
+  const stale = live.filter((r) => previouslyLinked.has(r.external_id)).map((r) => r.external_id);
+  for (const slice of chunks(stale, 1000)) {
     await ctx.tx
       .deleteFrom('user_identifiers')
       .where('connection_id', '=', ctx.connection.id)

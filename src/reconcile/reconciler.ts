@@ -33,6 +33,8 @@ export interface ApplyOptions {
    * reconciliation events (e.g. `sync.completed`).
    */
   finalize?: (tx: Tx, totals: Counters, scope: TransactionScope) => Promise<EventDraft[] | void>;
+  /** Count the organization's active users before applying (the deprovision guard needs it). */
+  countActiveUsers?: boolean;
 }
 
 /** What a transaction knows about the organization it works on. */
@@ -40,8 +42,8 @@ export interface TransactionScope {
   organization_id: string;
   policy: Policy;
   connection: ConnectionRef;
-  /** Active users before this transaction changed anything. */
-  active_users_before: number;
+  /** Active users before this transaction changed anything; counted only when `countActiveUsers` asked. */
+  active_users_before: number | null;
 }
 
 export interface ReconcilerDeps {
@@ -124,6 +126,7 @@ export class Reconciler {
     const { database } = this.deps;
     const result = await database.db.transaction().execute(async (tx) => {
       const scope = await this.lockScope(tx, connectionId, options.requireActive, options.deletedConnection ?? false);
+      if (options.countActiveUsers) scope.active_users_before = await countActiveUsers(tx, scope.organization_id);
       const now = this.now();
       const contexts: ReconcileContext[] = [];
       const nextContext = (): ReconcileContext => {
@@ -201,20 +204,24 @@ export class Reconciler {
         { id: c.id, type: c.type, category: c.category as ConnectionCategory, created_at: c.created_at, deleted_at: c.deleted_at },
       ]),
     );
-    const active = await tx
-      .selectFrom('users')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('organization_id', '=', organization.id)
-      .where('state', '=', 'active')
-      .executeTakeFirstOrThrow();
     return {
       organization_id: organization.id,
       policy: effectivePolicy(JSON.parse(organization.policy) as PolicyInput),
       connection: connections.get(connection.id)!,
       connections,
-      active_users_before: Number(active.n),
+      active_users_before: null as number | null,
     };
   }
+}
+
+async function countActiveUsers(tx: Tx, organizationId: string): Promise<number> {
+  const active = await tx
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('organization_id', '=', organizationId)
+    .where('state', '=', 'active')
+    .executeTakeFirstOrThrow();
+  return Number(active.n);
 }
 
 async function reconcileChunk(ctx: ReconcileContext, records: readonly IncomingRecord[]): Promise<void> {

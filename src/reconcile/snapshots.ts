@@ -85,10 +85,11 @@ export class SnapshotService {
       }, {
         sync_run_id: run.id,
         tombstone_reason: 'removed_from_source',
+        countActiveUsers: true,
         finalize: async (tx, totals, scope) => {
           const current = await findRun(tx, run.id);
           if (current.status !== 'running') throw snapshotNotRunning(current);
-          if (tripsDeprovisionGuard(scope.policy, totals.users_deactivated, scope.active_users_before)) {
+          if (tripsDeprovisionGuard(scope.policy, totals.users_deactivated, scope.active_users_before!)) {
             throw new DeprovisionHold({
               would_deactivate: totals.users_deactivated,
               active_users: scope.active_users_before,

@@ -1,4 +1,4 @@
-import { contentHash, stableJson } from '../core/content-hash.ts';
+import { contentHash } from '../core/content-hash.ts';
 import type { NormalizedGroup, NormalizedUser, RecordKind } from '../core/model.ts';
 import { chunks, groupBy, inSlices } from '../store/batching.ts';
 import type { ReconcileContext } from './context.ts';
@@ -61,7 +61,11 @@ export async function writeSourceRecords(ctx: ReconcileContext, records: readonl
       continue;
     }
     const normalized = 'attributes' in record ? record.attributes : {};
-    const hash = contentHash({ normalized, raw: record.raw });
+    // Serialized once, for storage and hash alike. Key order is the source's own and stable for one
+    // source; a source that reorders keys costs a rewrite of the record, never an event.
+    const normalizedJson = JSON.stringify(normalized);
+    const rawJson = JSON.stringify(record.raw);
+    const hash = contentHash(normalizedJson, rawJson);
     if (before && before.content_hash === hash && !before.tombstoned_at) {
       touched.push(record);
       continue;
@@ -73,8 +77,8 @@ export async function writeSourceRecords(ctx: ReconcileContext, records: readonl
       external_id: record.external_id,
       group_external_id: record.kind === 'membership' ? record.group_external_id : null,
       user_external_id: record.kind === 'membership' ? record.user_external_id : null,
-      raw: stableJson(record.raw),
-      normalized: stableJson(normalized),
+      raw: rawJson,
+      normalized: normalizedJson,
       content_hash: hash,
       first_seen_at: ctx.now,
       last_seen_at: ctx.now,

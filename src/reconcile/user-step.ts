@@ -70,15 +70,16 @@ export async function recomputeUsers(ctx: ReconcileContext, userIds: readonly st
       await reconcileConflicts(ctx, userId, derived.disagreements, pins, conflicts.get(userId) ?? []);
       continue;
     }
+    const dataJson = JSON.stringify(after);
     if (before && changes) {
       const wasInactive = before.state === 'inactive';
       const isInactive = after.state === 'inactive';
       const type = !wasInactive && isInactive ? 'user.deactivated' : wasInactive && !isInactive ? 'user.reactivated' : 'user.updated';
       ctx.counters[type === 'user.deactivated' ? 'users_deactivated' : type === 'user.reactivated' ? 'users_reactivated' : 'users_updated'] += 1;
-      ctx.events.push({ type, data: after as unknown as JsonObject, changes });
+      ctx.events.push({ type, data: after as unknown as JsonObject, changes, data_json: dataJson });
     } else {
       ctx.counters.users_created += 1;
-      ctx.events.push({ type: 'user.created', data: after as unknown as JsonObject, changes: null });
+      ctx.events.push({ type: 'user.created', data: after as unknown as JsonObject, changes: null, data_json: dataJson });
     }
     await reconcileConflicts(ctx, userId, derived.disagreements, pins, conflicts.get(userId) ?? []);
     writes.push({
@@ -87,7 +88,7 @@ export async function recomputeUsers(ctx: ReconcileContext, userIds: readonly st
       state: after.state,
       email: after.email?.toLowerCase() ?? null,
       employee_id: after.employee_id,
-      data: JSON.stringify(after),
+      data: dataJson,
       pins: row?.pins ?? '{}',
       created_at: after.created_at,
       updated_at: after.updated_at,
@@ -95,7 +96,8 @@ export async function recomputeUsers(ctx: ReconcileContext, userIds: readonly st
   }
 
   await writeUsers(ctx, writes);
-  await replaceUnresolved(ctx, userIds, unresolved);
+  // New users have no earlier unresolved references to clear.
+  await replaceUnresolved(ctx, [...current.keys()], unresolved);
 }
 
 export async function writeUsers(ctx: ReconcileContext, writes: Array<Record<string, string | null>>): Promise<void> {

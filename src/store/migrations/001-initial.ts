@@ -108,6 +108,7 @@ export async function up(db: Kysely<any>, capabilities: DatabaseCapabilities): P
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('users_by_org').on('users').columns(['organization_id', 'id']).execute();
+  await db.schema.createIndex('users_by_state').on('users').columns(['organization_id', 'state']).execute();
   await db.schema.createIndex('users_by_email').on('users').columns(['organization_id', 'email']).execute();
   await db.schema.createIndex('users_by_updated').on('users').columns(['organization_id', 'updated_at']).execute();
 
