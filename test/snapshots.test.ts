@@ -49,6 +49,20 @@ forEachEngine('snapshots, completeness and the deprovision guard', (engine) => {
     assertError(await roster().request('POST', `/v1/connections/${idp.id}/snapshots/${run.id}/commit`), 409, 'snapshot_not_running', 'aborted');
   });
 
+  test('what the source pushes while a snapshot runs is current, and its commit keeps it', async () => {
+    const { org, idp } = await seeded(10);
+    const run = expectStatus(await roster().request('POST', `/v1/connections/${idp.id}/snapshots`), 201);
+    // The snapshot's pages miss u4 (restated by a push meanwhile) and u9 (really gone).
+    const pages = people(10).filter((_, i) => i !== 4 && i !== 9);
+    expectStatus(await roster().request('POST', `/v1/connections/${idp.id}/snapshots/${run.id}/records`, { records: pages }), 200);
+    await ingest(roster(), idp.id, [people(10)[4], user('late', { email: 'late@acme.test' })]);
+    const done = expectStatus(await roster().request('POST', `/v1/connections/${idp.id}/snapshots/${run.id}/commit`), 200);
+    assert.equal(done.status, 'completed');
+    assert.equal(done.counters.users_deactivated, 1);
+    assert.deepEqual((await usersOf(roster(), org.id, '&state=inactive')).map((u) => u.email), ['p9@acme.test']);
+    assert.equal((await usersOf(roster(), org.id, '&state=active')).length, 10, 'u4 and the late arrival stay');
+  });
+
   test('a snapshot missing 60% of users is held; nothing is deactivated until an admin confirms', async () => {
     const { org, idp } = await seeded(20);
     const held = await snapshot(idp.id, [people(8)]);

@@ -122,7 +122,7 @@ export class ConflictResolver {
       .where('external_id', '=', externalId)
       .executeTakeFirstOrThrow();
     await insertLinks(ctx, [{ external_id: externalId, user_id: target }], userId ? new Set() : new Set([target]), 'manual');
-    const changed = { external_id: externalId, attributes: JSON.parse(record.normalized), tombstoned: record.tombstoned_at !== null };
+    const changed = { external_id: externalId, attributes: JSON.parse(record.normalized), tombstoned: record.tombstoned_at !== null, revived: false };
     await replaceIdentifiers(ctx, [changed], new Map([[externalId, target]]), new Set());
     await recomputeUsers(ctx, [target]);
     const touched = await reconcileMemberships(ctx, { changed: [], linkedUsers: [externalId], removedUsers: [], activatedGroups: [] });

@@ -12,8 +12,8 @@ export interface ReconcileContext {
   /** Every live connection of the organization, by id. */
   connections: ReadonlyMap<string, ConnectionRef>;
   sync_run_id: string | null;
-  /** Snapshot run that is marking records as seen, if any. */
-  seen_run_id: string | null;
+  /** Snapshot runs (the one being fed, or any running or held one of the connection) that record what they saw. */
+  seen_run_ids: readonly string[];
   /** Reason recorded on tombstones written by this transaction. */
   tombstone_reason: string;
   now: string;

@@ -24,8 +24,8 @@ export interface ReconcileMetrics {
 
 export interface ApplyOptions {
   sync_run_id?: string | null;
-  /** Snapshot run marking the records it carries as seen. */
-  seen_run_id?: string | null;
+  /** The snapshot these records are a page of; otherwise the connection's open snapshots see them. */
+  snapshot_id?: string | null;
   tombstone_reason?: string;
   /**
    * Runs inside the transaction after every change is planned and before the events are appended.
@@ -52,9 +52,23 @@ export interface ReconcilerDeps {
   metrics?: ReconcileMetrics;
 }
 
+/** Rows written before the planner statistics are first refreshed; later, when the tables grew by half. */
+const STATISTICS_FIRST_REFRESH = 20_000;
+
 /** The one write path to canonical state: source records in, canonical changes and their events out. */
 export class Reconciler {
+  private written = 0;
+  private nextStatisticsRefresh = STATISTICS_FIRST_REFRESH;
+
   constructor(private readonly deps: ReconcilerDeps) {}
+
+  /** Refreshes planner statistics as the tables grow geometrically, so bulk loads keep using indexes. */
+  private async noteWritten(rows: number): Promise<void> {
+    this.written += rows;
+    if (this.written < this.nextStatisticsRefresh) return;
+    this.nextStatisticsRefresh = Math.max(this.written * 1.5, this.written + STATISTICS_FIRST_REFRESH);
+    await this.deps.database.refreshStatistics();
+  }
 
   private now(): Date {
     return this.deps.now ? this.deps.now() : new Date();
@@ -127,6 +141,7 @@ export class Reconciler {
     const result = await database.db.transaction().execute(async (tx) => {
       const scope = await this.lockScope(tx, connectionId, options.requireActive, options.deletedConnection ?? false);
       if (options.countActiveUsers) scope.active_users_before = await countActiveUsers(tx, scope.organization_id);
+      const seenRunIds = options.snapshot_id ? [options.snapshot_id] : await openSnapshots(tx, scope.connection.id);
       const now = this.now();
       const contexts: ReconcileContext[] = [];
       const nextContext = (): ReconcileContext => {
@@ -137,7 +152,7 @@ export class Reconciler {
           connection: scope.connection,
           connections: scope.connections,
           sync_run_id: options.sync_run_id ?? null,
-          seen_run_id: options.seen_run_id ?? null,
+          seen_run_ids: seenRunIds,
           tombstone_reason: options.tombstone_reason ?? 'removed_from_source',
           now: now.toISOString(),
           today: now.toISOString().slice(0, 10),
@@ -167,6 +182,7 @@ export class Reconciler {
     });
     this.deps.metrics?.observeReconcile((performance.now() - started) / 1000);
     this.deps.metrics?.eventsWritten(result.drafts);
+    await this.noteWritten(result.totals.records_changed + result.totals.events);
     return result.totals;
   }
 
@@ -214,6 +230,18 @@ export class Reconciler {
   }
 }
 
+/** Snapshots of the connection still deciding what to remove: records stated now are current for them. */
+async function openSnapshots(tx: Tx, connectionId: string): Promise<string[]> {
+  const rows = await tx
+    .selectFrom('sync_runs')
+    .select('id')
+    .where('connection_id', '=', connectionId)
+    .where('kind', '=', 'snapshot')
+    .where('status', 'in', ['running', 'held'])
+    .execute();
+  return rows.map((r) => r.id);
+}
+
 async function countActiveUsers(tx: Tx, organizationId: string): Promise<number> {
   const active = await tx
     .selectFrom('users')
@@ -243,7 +271,8 @@ async function reconcileChunk(ctx: ReconcileContext, records: readonly IncomingR
   const groups = await reconcileGroups(ctx, changes.groups);
   const touched = await reconcileMemberships(ctx, {
     changed: changes.memberships,
-    linkedUsers: changes.users.filter((u) => !u.tombstoned).map((u) => u.external_id),
+    // Only a record that just got its person, or came back, can have memberships waiting for it.
+    linkedUsers: [...identity.newLinks.map((l) => l.external_id), ...changes.users.filter((u) => u.revived).map((u) => u.external_id)],
     removedUsers: changes.users.filter((u) => u.tombstoned).map((u) => u.external_id),
     activatedGroups: groups.activated,
   });

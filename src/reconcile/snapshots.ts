@@ -64,7 +64,7 @@ export class SnapshotService {
     await this.runningSnapshot(connectionId, snapshotId);
     const counters = await this.reconciler.apply(connectionId, records, {
       sync_run_id: snapshotId,
-      seen_run_id: snapshotId,
+      snapshot_id: snapshotId,
       finalize: async (tx, totals) => {
         const run = await findRun(tx, snapshotId);
         if (run.status !== 'running') throw snapshotNotRunning(run);
@@ -186,8 +186,17 @@ async function unseenRecords(tx: Tx, run: SyncRunRow): Promise<IncomingRecord[]>
       .select(['kind', 'external_id', 'group_external_id', 'user_external_id'])
       .where('connection_id', '=', run.connection_id)
       .where('tombstoned_at', 'is', null)
-      .where((eb) => eb.or([eb('seen_run_id', 'is', null), eb('seen_run_id', '!=', run.id)]))
-      .where('last_seen_at', '<', run.started_at)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('snapshot_records as s')
+              .select('s.run_id')
+              .where('s.run_id', '=', run.id)
+              .whereRef('s.kind', '=', 'source_records.kind')
+              .whereRef('s.external_id', '=', 'source_records.external_id'),
+          ),
+        ),
+      )
       .execute();
     return rows.map((r): IncomingRecord =>
       r.kind === 'membership'

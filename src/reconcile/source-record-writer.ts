@@ -7,8 +7,11 @@ import type { IncomingRecord } from './incoming.ts';
 /** A record whose stored statement changed in this transaction: what the reconciler steps work from. */
 export interface ChangedUserRecord {
   external_id: string;
+  /** What the record says now; empty for a tombstone (nothing downstream reads a removed record's statement). */
   attributes: NormalizedUser;
   tombstoned: boolean;
+  /** The record was tombstoned and the source states it again. */
+  revived: boolean;
 }
 export interface ChangedGroupRecord {
   external_id: string;
@@ -30,15 +33,18 @@ export interface SourceRecordChanges {
 interface StoredState {
   content_hash: string;
   tombstoned_at: string | null;
-  normalized: string;
 }
 
-const SOURCE_RECORD_COLUMNS = 14;
+const SOURCE_RECORD_COLUMNS = 13;
+
+/** `last_seen_at` of an unchanged record is refreshed at most this often: it is "last seen, to the hour". */
+const SEEN_REFRESH_MS = 60 * 60 * 1000;
 
 /**
  * Writes one connection's statements as source records: new or changed content is upserted (raw kept),
- * deletions become tombstones, unchanged content only refreshes when it was last seen. Returns what
- * changed, which is all the reconciler has to look at.
+ * deletions become tombstones, unchanged content only refreshes when it was last seen (hourly). Every
+ * record stated is marked seen by the connection's open snapshots. Returns what changed, which is all
+ * the reconciler has to look at.
  */
 export async function writeSourceRecords(ctx: ReconcileContext, records: readonly IncomingRecord[]): Promise<SourceRecordChanges> {
   const latest = new Map<string, IncomingRecord>();
@@ -57,7 +63,7 @@ export async function writeSourceRecords(ctx: ReconcileContext, records: readonl
     if (record.deleted) {
       if (!before || before.tombstoned_at) continue;
       tombstones.push(record);
-      noteChange(changes, record, JSON.parse(before.normalized), true);
+      noteChange(changes, record, {}, { tombstoned: true, revived: false });
       continue;
     }
     const normalized = 'attributes' in record ? record.attributes : {};
@@ -82,23 +88,28 @@ export async function writeSourceRecords(ctx: ReconcileContext, records: readonl
       content_hash: hash,
       first_seen_at: ctx.now,
       last_seen_at: ctx.now,
-      seen_run_id: ctx.seen_run_id,
       tombstoned_at: null,
       tombstone_reason: null,
     });
-    noteChange(changes, record, normalized, false);
+    noteChange(changes, record, normalized, { tombstoned: false, revived: before?.tombstoned_at != null });
   }
 
   ctx.counters.records_changed += upserts.length + tombstones.length;
   ctx.counters.records_unchanged += touched.length;
   await upsertRows(ctx, upserts);
   await markTombstoned(ctx, tombstones);
-  await markSeen(ctx, touched);
+  await refreshLastSeen(ctx, touched);
+  await markSeenBySnapshots(ctx, [...latest.values()]);
   return changes;
 }
 
-function noteChange(changes: SourceRecordChanges, record: IncomingRecord, normalized: any, tombstoned: boolean): void {
-  if (record.kind === 'user') changes.users.push({ external_id: record.external_id, attributes: normalized, tombstoned });
+function noteChange(
+  changes: SourceRecordChanges,
+  record: IncomingRecord,
+  normalized: any,
+  { tombstoned, revived }: { tombstoned: boolean; revived: boolean },
+): void {
+  if (record.kind === 'user') changes.users.push({ external_id: record.external_id, attributes: normalized, tombstoned, revived });
   else if (record.kind === 'group') changes.groups.push({ external_id: record.external_id, attributes: normalized, tombstoned });
   else {
     const [group_external_id, user_external_id] = JSON.parse(record.external_id) as [string, string];
@@ -113,7 +124,7 @@ async function loadStoredState(ctx: ReconcileContext, records: IncomingRecord[])
     const rows = await inSlices(ids, (slice) =>
       ctx.tx
         .selectFrom('source_records')
-        .select(['external_id', 'content_hash', 'tombstoned_at', 'normalized'])
+        .select(['external_id', 'content_hash', 'tombstoned_at'])
         .where('connection_id', '=', ctx.connection.id)
         .where('kind', '=', kind)
         .where('external_id', 'in', slice)
@@ -135,7 +146,6 @@ async function upsertRows(ctx: ReconcileContext, rows: Array<Record<string, stri
           normalized: eb.ref('excluded.normalized'),
           content_hash: eb.ref('excluded.content_hash'),
           last_seen_at: eb.ref('excluded.last_seen_at'),
-          seen_run_id: eb.ref('excluded.seen_run_id'),
           tombstoned_at: null,
           tombstone_reason: null,
         })),
@@ -165,14 +175,27 @@ async function markTombstoned(ctx: ReconcileContext, records: Array<{ kind: Reco
   );
 }
 
-async function markSeen(ctx: ReconcileContext, records: Array<{ kind: RecordKind; external_id: string }>) {
+async function refreshLastSeen(ctx: ReconcileContext, records: Array<{ kind: RecordKind; external_id: string }>) {
+  const stale = new Date(Date.parse(ctx.now) - SEEN_REFRESH_MS).toISOString();
   await forEachKindSlice(records, (kind, ids) =>
     ctx.tx
       .updateTable('source_records')
-      .set(ctx.seen_run_id ? { last_seen_at: ctx.now, seen_run_id: ctx.seen_run_id } : { last_seen_at: ctx.now })
+      .set({ last_seen_at: ctx.now })
       .where('connection_id', '=', ctx.connection.id)
       .where('kind', '=', kind)
       .where('external_id', 'in', ids)
+      .where('last_seen_at', '<', stale)
       .execute(),
   );
+}
+
+/** Records that a running (or held) snapshot must not remove: it contained them, or they were pushed while it ran. */
+async function markSeenBySnapshots(ctx: ReconcileContext, records: readonly IncomingRecord[]) {
+  if (ctx.seen_run_ids.length === 0) return;
+  const marks = ctx.seen_run_ids.flatMap((run_id) =>
+    records.map((r) => ({ organization_id: ctx.organization_id, run_id, kind: r.kind, external_id: r.external_id })),
+  );
+  for (const slice of chunks(marks, Math.floor(ctx.maxParameters / 4))) {
+    await ctx.tx.insertInto('snapshot_records').values(slice).onConflict((oc) => oc.doNothing()).execute();
+  }
 }

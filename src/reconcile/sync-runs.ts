@@ -98,6 +98,8 @@ export async function transitionRun(
     .where('id', '=', run.id)
     .where('status', '=', run.status)
     .execute();
+  // A run that has ended no longer decides removals: what it saw can go.
+  if (to !== 'held') await tx.deleteFrom('snapshot_records').where('run_id', '=', run.id).execute();
   const type = to === 'held' ? 'sync.deprovision_held' : to === 'failed' || to === 'aborted' ? 'sync.failed' : 'sync.completed';
   return { row, event: { type, data: syncRunView(row) as unknown as JsonObject, changes: null } };
 }

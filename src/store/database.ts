@@ -27,6 +27,12 @@ export interface Database {
   readonly description: string;
   /** The schema Roster's tables live in, when not the engine's default. */
   readonly schema?: string | undefined;
+  /**
+   * Brings the query planner's statistics up to date after bulk writes. PostgreSQL plans an `IN (…)`
+   * lookup as a scan of every record of a connection when a table was filled faster than autovacuum
+   * analyzes it; SQLite's planner needs nothing.
+   */
+  refreshStatistics(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,13 +46,44 @@ export function openSqlite(file: string): Database {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('cache_size = -65536');
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  sqlite.pragma('temp_store = MEMORY');
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return {
     db,
     capabilities: { concurrentWriters: false, serialColumnType: 'integer-autoincrement', maxParameters: 32_000 },
     description: `sqlite:${file}`,
+    refreshStatistics: async () => undefined,
     close: () => db.destroy(),
   };
+}
+
+const STATEMENT_CACHE_SIZE = 200;
+
+/**
+ * Kysely prepares every statement anew; batch writes repeat the same SQL (same table, same row count)
+ * thousands of times, and preparing a multi-row insert costs as much as running it. This keeps the most
+ * recent prepared statements by SQL text. better-sqlite3 runs one statement at a time on one
+ * connection, so reusing them is safe.
+ */
+function withStatementCache(sqlite: BetterSqlite3.Database): BetterSqlite3.Database {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const prepare = sqlite.prepare.bind(sqlite);
+  return new Proxy(sqlite, {
+    get(target, property, receiver) {
+      if (property !== 'prepare') return Reflect.get(target, property, receiver);
+      return (source: string) => {
+        let statement = cache.get(source);
+        if (statement) {
+          cache.delete(source);
+        } else {
+          statement = prepare(source);
+          if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+        }
+        cache.set(source, statement);
+        return statement;
+      };
+    },
+  });
 }
 
 export interface PostgresOptions {
@@ -68,6 +105,9 @@ export function openPostgres(options: PostgresOptions): Database {
     capabilities: { concurrentWriters: true, serialColumnType: 'bigserial', maxParameters: 60_000 },
     description: `postgres${options.schema ? `(schema ${options.schema})` : ''}`,
     schema: options.schema,
+    refreshStatistics: async () => {
+      await sql`analyze source_records, snapshot_records, identity_links, user_identifiers, users, groups, memberships, conflicts, unresolved_references`.execute(db);
+    },
     close: () => db.destroy(),
   };
 }

@@ -23,5 +23,6 @@ export async function migrateToLatest(database: Database): Promise<MigrationResu
     const failed = result.results?.find((r) => r.status === 'Error');
     throw new Error(`Migration ${failed?.migrationName ?? '(unknown)'} failed`, { cause: result.error });
   }
+  await database.refreshStatistics();
   return result;
 }

@@ -43,10 +43,19 @@ export interface SourceRecordsTable {
   content_hash: string;
   first_seen_at: string;
   last_seen_at: string;
-  /** The last snapshot (sync run) that contained this record; a committed snapshot tombstones the others. */
-  seen_run_id: string | null;
   tombstoned_at: string | null;
   tombstone_reason: string | null;
+}
+
+/**
+ * Which records a snapshot (or a push while it ran) contained. Kept apart from the wide source records so
+ * marking 100k records as seen is a narrow insert, not a rewrite of every row; dropped when the run ends.
+ */
+export interface SnapshotRecordsTable {
+  organization_id: string;
+  run_id: string;
+  kind: string;
+  external_id: string;
 }
 
 export interface IdentityLinksTable {
@@ -162,6 +171,7 @@ export interface Schema {
   organizations: OrganizationsTable;
   connections: ConnectionsTable;
   source_records: SourceRecordsTable;
+  snapshot_records: SnapshotRecordsTable;
   identity_links: IdentityLinksTable;
   user_identifiers: UserIdentifiersTable;
   unresolved_references: UnresolvedReferencesTable;

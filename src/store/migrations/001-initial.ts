@@ -41,7 +41,6 @@ export async function up(db: Kysely<any>, capabilities: DatabaseCapabilities): P
     .addColumn('content_hash', 'text', (c) => c.notNull())
     .addColumn('first_seen_at', 'text', (c) => c.notNull())
     .addColumn('last_seen_at', 'text', (c) => c.notNull())
-    .addColumn('seen_run_id', 'text')
     .addColumn('tombstoned_at', 'text')
     .addColumn('tombstone_reason', 'text')
     .addPrimaryKeyConstraint('source_records_pk', ['connection_id', 'kind', 'external_id'])
@@ -49,12 +48,21 @@ export async function up(db: Kysely<any>, capabilities: DatabaseCapabilities): P
   await db.schema
     .createIndex('source_records_memberships_by_user')
     .on('source_records')
-    .columns(['connection_id', 'user_external_id'])
+    .columns(['connection_id', 'kind', 'user_external_id'])
     .execute();
   await db.schema
     .createIndex('source_records_memberships_by_group')
     .on('source_records')
-    .columns(['connection_id', 'group_external_id'])
+    .columns(['connection_id', 'kind', 'group_external_id'])
+    .execute();
+
+  await db.schema
+    .createTable('snapshot_records')
+    .addColumn('organization_id', 'text', (c) => c.notNull())
+    .addColumn('run_id', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('external_id', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('snapshot_records_pk', ['run_id', 'kind', 'external_id'])
     .execute();
 
   await db.schema
