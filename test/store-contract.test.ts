@@ -110,6 +110,24 @@ forEachEngine('store contract', (engine) => {
     assert.equal(JSON.parse(user.data).display_name, `${name}!`);
   });
 
+  test('an unchanged record is "last seen" to the hour: restated within the hour it is not rewritten', async () => {
+    await organization('org_seen');
+    let clock = new Date('2026-05-01T10:00:00Z');
+    const reconciler = new Reconciler({ database, now: () => clock });
+    const record = [toIncoming({ kind: 'user', id: 'u1', attributes: { email: 'u1@x.test' } })];
+    const lastSeen = async () =>
+      (await database.db.selectFrom('source_records').select('last_seen_at').where('connection_id', '=', 'conn_org_seen').executeTakeFirstOrThrow()).last_seen_at;
+    await reconciler.apply('conn_org_seen', record);
+    clock = new Date('2026-05-01T10:45:00Z');
+    assert.equal((await reconciler.apply('conn_org_seen', record)).records_unchanged, 1);
+    assert.equal(await lastSeen(), '2026-05-01T10:00:00.000Z');
+    clock = new Date('2026-05-01T11:30:00Z');
+    const counters = await reconciler.apply('conn_org_seen', record);
+    assert.equal(counters.records_unchanged, 1);
+    assert.equal(counters.events, 0);
+    assert.equal(await lastSeen(), '2026-05-01T11:30:00.000Z');
+  });
+
   test('the engine reports what the rest of Roster branches on', async () => {
     assert.equal(database.capabilities.concurrentWriters, engine === 'postgres');
     const { rows } = await sql<{ one: number }>`select 1 as one`.execute(database.db);

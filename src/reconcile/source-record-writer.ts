@@ -33,6 +33,7 @@ export interface SourceRecordChanges {
 interface StoredState {
   content_hash: string;
   tombstoned_at: string | null;
+  last_seen_at: string;
 }
 
 const SOURCE_RECORD_COLUMNS = 13;
@@ -56,6 +57,8 @@ export async function writeSourceRecords(ctx: ReconcileContext, records: readonl
   const upserts: Array<Record<string, string | null>> = [];
   const tombstones: Array<{ kind: RecordKind; external_id: string }> = [];
   const touched: Array<{ kind: RecordKind; external_id: string }> = [];
+  const staleBefore = new Date(Date.parse(ctx.now) - SEEN_REFRESH_MS).toISOString();
+  let unchanged = 0;
 
   for (const record of latest.values()) {
     const key = `${record.kind}\u0000${record.external_id}`;
@@ -73,7 +76,8 @@ export async function writeSourceRecords(ctx: ReconcileContext, records: readonl
     const rawJson = JSON.stringify(record.raw);
     const hash = contentHash(normalizedJson, rawJson);
     if (before && before.content_hash === hash && !before.tombstoned_at) {
-      touched.push(record);
+      if (before.last_seen_at < staleBefore) touched.push(record);
+      unchanged += 1;
       continue;
     }
     upserts.push({
@@ -95,7 +99,7 @@ export async function writeSourceRecords(ctx: ReconcileContext, records: readonl
   }
 
   ctx.counters.records_changed += upserts.length + tombstones.length;
-  ctx.counters.records_unchanged += touched.length;
+  ctx.counters.records_unchanged += unchanged;
   await upsertRows(ctx, upserts);
   await markTombstoned(ctx, tombstones);
   await refreshLastSeen(ctx, touched);
@@ -124,7 +128,7 @@ async function loadStoredState(ctx: ReconcileContext, records: IncomingRecord[])
     const rows = await inSlices(ids, (slice) =>
       ctx.tx
         .selectFrom('source_records')
-        .select(['external_id', 'content_hash', 'tombstoned_at'])
+        .select(['external_id', 'content_hash', 'tombstoned_at', 'last_seen_at'])
         .where('connection_id', '=', ctx.connection.id)
         .where('kind', '=', kind)
         .where('external_id', 'in', slice)
@@ -175,8 +179,8 @@ async function markTombstoned(ctx: ReconcileContext, records: Array<{ kind: Reco
   );
 }
 
+/** Unchanged records last seen over an hour ago (the caller filtered them) get a fresh `last_seen_at`. */
 async function refreshLastSeen(ctx: ReconcileContext, records: Array<{ kind: RecordKind; external_id: string }>) {
-  const stale = new Date(Date.parse(ctx.now) - SEEN_REFRESH_MS).toISOString();
   await forEachKindSlice(records, (kind, ids) =>
     ctx.tx
       .updateTable('source_records')
@@ -184,7 +188,6 @@ async function refreshLastSeen(ctx: ReconcileContext, records: Array<{ kind: Rec
       .where('connection_id', '=', ctx.connection.id)
       .where('kind', '=', kind)
       .where('external_id', 'in', ids)
-      .where('last_seen_at', '<', stale)
       .execute(),
   );
 }
