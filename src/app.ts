@@ -99,7 +99,7 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       const api = scope.withTypeProvider<ZodTypeProvider>() as FastifyZodInstance;
       api.addHook('onRequest', createAuthenticator(apiKeys, clock));
 
-      registerOrganizationRoutes(api, { organizations, clock });
+      registerOrganizationRoutes(api, { organizations, clock, rederiveOrganization: (id) => reconciler.rederiveOrganization(id) });
       registerConnectionRoutes(api, {
         connections,
         organizations,

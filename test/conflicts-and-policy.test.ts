@@ -141,3 +141,36 @@ forEachEngine('conflicts, identity join and directory policy', (engine) => {
     assert.deepEqual(types, ['group.member_added', 'user.deactivated', 'group.member_removed', 'user.reactivated', 'group.member_added']);
   });
 });
+
+forEachEngine('changing the directory policy', (engine) => {
+  const roster = useTestRoster(engine);
+
+  test('re-derives existing users at once, with events and no re-fetch', async () => {
+    const o = await createOrganization(roster(), 'Remap Co');
+    const hris = await createPushConnection(roster(), o.id, { category: 'hris' });
+    const idp = await createPushConnection(roster(), o.id, { category: 'idp' });
+    await ingest(roster(), hris.id, [user('w1', { employee_id: '1', title: 'Engineer' }, { costCenter: 'CC-7' })]);
+    await ingest(roster(), idp.id, [user('o1', { employee_id: '1', email: 'r@acme.test', title: 'Sr. Engineer', department: 'Eng' })]);
+    assert.equal((await onlyUser(roster(), o.id)).title, 'Engineer');
+
+    const policy = {
+      attribute_ownership: { title: { owners: ['idp'], fallback: ['hris'] } },
+      custom_attributes: { cost_center: { path: 'raw.costCenter' } },
+      role_rules: [{ role: 'eng', attribute: 'department', equals: 'Eng' }],
+    };
+    expectStatus(await roster().request('PUT', `/v1/organizations/${o.id}/policy`, policy), 200);
+    const after = await onlyUser(roster(), o.id);
+    assert.equal(after.title, 'Sr. Engineer', 'the IdP now owns title');
+    assert.deepEqual(after.custom_attributes, { cost_center: 'CC-7' }, 'mapped from the stored raw payload');
+    assert.deepEqual(after.roles, ['eng']);
+    const update = (await allEvents(roster(), o.id, 'user.updated')).at(-1);
+    assert.deepEqual(update.changes.title, { from: 'Engineer', to: 'Sr. Engineer' });
+    assert.deepEqual(update.source, { connection_id: null, connection_type: null, sync_run_id: null });
+    assert.equal((await allEvents(roster(), o.id, 'role.assigned')).length, 1);
+
+    // Writing the same policy again changes nothing and says nothing.
+    const before = (await allEvents(roster(), o.id)).length;
+    expectStatus(await roster().request('PUT', `/v1/organizations/${o.id}/policy`, policy), 200);
+    assert.equal((await allEvents(roster(), o.id)).length, before);
+  });
+});

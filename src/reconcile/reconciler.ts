@@ -15,6 +15,8 @@ import { recomputeUsers, usersAwaiting } from './user-step.ts';
 
 /** Records processed per step inside one transaction; bounds memory and statement sizes. */
 const CHUNK_SIZE = 5000;
+/** Users re-derived per transaction when a policy changes. */
+const REDERIVE_CHUNK = 2000;
 
 export interface ReconcileMetrics {
   observeReconcile(seconds: number): void;
@@ -105,6 +107,45 @@ export class Reconciler {
   }
 
   /**
+   * Re-derives every user of an organization from the records already stored — after its policy changed
+   * (ownership, roles, custom attributes), nothing is fetched again. Chunked, one transaction per chunk;
+   * events say what changed, with no connection as their source. Links are kept: a changed join rule
+   * applies to records linked from now on.
+   */
+  async rederiveOrganization(organizationId: string): Promise<Counters> {
+    const { db } = this.deps.database;
+    const anchor = await db
+      .selectFrom('connections')
+      .select('id')
+      .where('organization_id', '=', organizationId)
+      .where('deleted_at', 'is', null)
+      .orderBy('created_at')
+      .executeTakeFirst();
+    const totals = newCounters();
+    if (!anchor) return totals;
+    let after = '';
+    for (;;) {
+      const page = await db
+        .selectFrom('users')
+        .select('id')
+        .where('organization_id', '=', organizationId)
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(REDERIVE_CHUNK)
+        .execute();
+      if (page.length === 0) return totals;
+      const ids = page.map((u) => u.id);
+      const counters = await this.transact(anchor.id, { requireActive: false, sourceless: true }, async (_tx, nextContext) => {
+        const ctx = nextContext();
+        await recomputeUsers(ctx, ids);
+        await reconcileRoles(ctx, new Set(ids));
+      });
+      addCounters(totals, counters);
+      after = ids[ids.length - 1]!;
+    }
+  }
+
+  /**
    * After a connection is deleted its records no longer speak for anyone: every person it was linked to
    * is re-derived without it (someone known only there becomes inactive, `connection_deleted`, keeping
    * their last-known attributes), and its groups are deleted with their memberships.
@@ -133,7 +174,7 @@ export class Reconciler {
 
   private async transact(
     connectionId: string,
-    options: ApplyOptions & { requireActive: boolean; deletedConnection?: boolean },
+    options: ApplyOptions & { requireActive: boolean; deletedConnection?: boolean; sourceless?: boolean },
     body: (tx: Tx, nextContext: () => ReconcileContext) => Promise<void>,
   ): Promise<Counters> {
     const started = performance.now();
@@ -172,11 +213,9 @@ export class Reconciler {
       }
       totals.events = drafts.length;
       const extra = (await options.finalize?.(tx, totals, scope)) ?? [];
-      const source: EventSource = {
-        connection_id: scope.connection.id,
-        connection_type: scope.connection.type,
-        sync_run_id: options.sync_run_id ?? null,
-      };
+      const source: EventSource = options.sourceless
+        ? { connection_id: null, connection_type: null, sync_run_id: null }
+        : { connection_id: scope.connection.id, connection_type: scope.connection.type, sync_run_id: options.sync_run_id ?? null };
       await appendEvents(tx, scope.organization_id, [...drafts, ...extra], source, now.toISOString(), database.capabilities);
       return { totals, drafts: [...drafts, ...extra] };
     });

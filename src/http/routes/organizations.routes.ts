@@ -10,6 +10,8 @@ import type { FastifyZodInstance } from '../types.ts';
 
 export interface OrganizationRoutesDeps {
   organizations: OrganizationsRepo;
+  /** Re-derives an organization's users after its policy changed. */
+  rederiveOrganization: (organizationId: string) => Promise<unknown>;
   clock: () => Date;
 }
 
@@ -53,7 +55,7 @@ function toPolicyJson(org: OrganizationRecord) {
 }
 
 export function registerOrganizationRoutes(app: FastifyZodInstance, deps: OrganizationRoutesDeps): void {
-  const { organizations, clock } = deps;
+  const { organizations, clock, rederiveOrganization } = deps;
 
   /** Loads an organization the caller may see; otherwise 404 (another organization's looks unknown). */
   async function visible(principal: Parameters<typeof assertCanAccessOrganization>[0], id: string) {
@@ -119,6 +121,7 @@ export function registerOrganizationRoutes(app: FastifyZodInstance, deps: Organi
       await visible(request.principal, request.params.id);
       const updated = await organizations.update(request.params.id, request.body, request.principal.keyId, clock().toISOString());
       if (!updated) throw notFound('organization', request.params.id);
+      if (request.body.policy !== undefined) await rederiveOrganization(updated.id);
       return toOrganizationJson(updated);
     },
   });
@@ -136,7 +139,7 @@ export function registerOrganizationRoutes(app: FastifyZodInstance, deps: Organi
   app.put('/v1/organizations/:id/policy', {
     schema: {
       tags: ['organizations'],
-      summary: "Replace an organization's directory policy",
+      summary: "Replace an organization's directory policy; its users are re-derived under it before this answers",
       params,
       body: policyInput,
       response: { 200: organizationPolicySchema, ...errorResponses(400, 401, 404, 413, 415) },
@@ -150,6 +153,7 @@ export function registerOrganizationRoutes(app: FastifyZodInstance, deps: Organi
         clock().toISOString(),
       );
       if (!updated) throw notFound('organization', request.params.id);
+      await rederiveOrganization(updated.id);
       return toPolicyJson(updated);
     },
   });
