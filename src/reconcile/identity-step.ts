@@ -63,7 +63,8 @@ export async function linkUserRecords(ctx: ReconcileContext, changed: readonly C
     if (decision.kind === 'new') newUserIds.add(userId);
     owners.set(record.external_id, userId);
     newLinks.push({ external_id: record.external_id, user_id: userId });
-    index.add(userId, ctx.connection.id, identifiers);
+    index.addIdentifiers(userId, identifiers);
+    index.addRecordFrom(userId, ctx.connection.id);
   }
 
   await insertLinks(ctx, newLinks, newUserIds);
@@ -79,8 +80,8 @@ export async function linkUserRecords(ctx: ReconcileContext, changed: readonly C
 }
 
 class ChunkIdentityIndex implements IdentityIndex {
-  readonly byIdentifier = new Map<string, Set<string>>();
-  readonly connectionsOf = new Map<string, Set<string>>();
+  private readonly byIdentifier = new Map<string, Set<string>>();
+  private readonly connectionsOf = new Map<string, Set<string>>();
 
   usersWith(kind: IdentifierKind, value: string): readonly string[] {
     return [...(this.byIdentifier.get(`${kind}:${value}`) ?? [])];
@@ -88,12 +89,17 @@ class ChunkIdentityIndex implements IdentityIndex {
   hasRecordFrom(userId: string, connectionId: string): boolean {
     return this.connectionsOf.get(userId)?.has(connectionId) ?? false;
   }
-  add(userId: string, connectionId: string, identifiers: Array<{ kind: string; value: string }>): void {
+  addIdentifiers(userId: string, identifiers: ReadonlyArray<{ kind: string; value: string }>): void {
     for (const { kind, value } of identifiers) {
       const key = `${kind}:${value}`;
       this.byIdentifier.set(key, (this.byIdentifier.get(key) ?? new Set()).add(userId));
     }
+  }
+  addRecordFrom(userId: string, connectionId: string): void {
     this.connectionsOf.set(userId, (this.connectionsOf.get(userId) ?? new Set()).add(connectionId));
+  }
+  candidates(): string[] {
+    return [...new Set([...this.byIdentifier.values()].flatMap((users) => [...users]))];
   }
 }
 
@@ -103,10 +109,9 @@ async function loadIdentityIndex(ctx: ReconcileContext, records: readonly Change
   for (const kind of ['employee_id', 'email'] as const) {
     const values = records.flatMap((r) => identifiersOf(r.attributes).filter((i) => i.kind === kind).map((i) => i.value));
     const rows = await usersWithIdentifiers(ctx, kind, values);
-    for (const row of rows) index.add(row.user_id, '', [{ kind, value: row.value }]);
+    for (const row of rows) index.addIdentifiers(row.user_id, [{ kind, value: row.value }]);
   }
-  const candidates = [...index.connectionsOf.keys()];
-  index.connectionsOf.clear();
+  const candidates = index.candidates();
   const links = await inSlices(candidates, (slice) =>
     ctx.tx
       .selectFrom('identity_links')
@@ -115,7 +120,7 @@ async function loadIdentityIndex(ctx: ReconcileContext, records: readonly Change
       .where('kind', '=', 'user')
       .execute(),
   );
-  for (const link of links) index.add(link.canonical_id, link.connection_id, []);
+  for (const link of links) index.addRecordFrom(link.canonical_id, link.connection_id);
   return index;
 }
 
