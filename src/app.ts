@@ -114,7 +114,11 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       registerDirectoryRoutes(api, { directory: new DirectoryRepo(database.db) });
       registerConflictRoutes(api, { conflicts: new ConflictsRepo(database.db), resolver: new ConflictResolver(database, reconciler) });
       registerSyncRunRoutes(api, { syncRuns: new SyncRunsRepo(database.db), snapshots });
-      registerEventRoutes(api, { events: new EventsRepo(database.db) });
+      registerEventRoutes(api, {
+        events: new EventsRepo(database.db),
+        database,
+        organizationExists: (id) => organizations.exists(id),
+      });
     });
 
     await server.ready();

@@ -69,7 +69,7 @@ export const groupSchema = z
   })
   .meta({ id: 'Group' });
 
-const membershipSchema = z
+export const membershipSchema = z
   .object({ id: z.string(), organization_id: z.string(), group_id: z.string(), user_id: z.string(), created_at: timestampSchema })
   .meta({ id: 'Membership' });
 

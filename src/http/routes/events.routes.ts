@@ -1,11 +1,14 @@
 import { z } from 'zod';
-import { invalid } from '../../core/errors.ts';
+import { invalid, notFound } from '../../core/errors.ts';
 import { EVENT_TYPES } from '../../core/model.ts';
+import type { Database } from '../../store/database.ts';
+import { readDirectorySnapshot } from '../../store/directory-snapshot.repo.ts';
 import type { EventsRepo } from '../../store/events.repo.ts';
-import { scopeOrganizationFilter } from '../auth.ts';
+import { assertCanAccessOrganization, scopeOrganizationFilter } from '../auth.ts';
 import { errorResponses } from '../errors.ts';
 import { decodeCursor, encodeCursor } from '../pagination.ts';
-import { organizationIdQuery, timestampSchema } from '../schemas.ts';
+import { idParams, organizationIdQuery, timestampSchema } from '../schemas.ts';
+import { groupSchema, membershipSchema, userSchema } from './directory.routes.ts';
 import type { FastifyZodInstance } from '../types.ts';
 
 export const eventSchema = z
@@ -28,8 +31,43 @@ function decodePosition(cursor: string): number {
   return position;
 }
 
-export function registerEventRoutes(app: FastifyZodInstance, deps: { events: EventsRepo }): void {
-  const { events } = deps;
+export interface EventRoutesDeps {
+  events: EventsRepo;
+  database: Database;
+  /** Whether an organization exists (another organization's answers 404 for a scoped key before this). */
+  organizationExists: (id: string) => Promise<boolean>;
+}
+
+export function registerEventRoutes(app: FastifyZodInstance, deps: EventRoutesDeps): void {
+  const { events, database, organizationExists } = deps;
+
+  app.get('/v1/organizations/:id/directory', {
+    schema: {
+      tags: ['events'],
+      summary:
+        'The whole directory of an organization and the event cursor it is consistent with: bootstrap from it, ' +
+        'then follow `/v1/events?after=<cursor>` without gaps',
+      params: idParams('organization', 'org_01j…'),
+      response: {
+        200: z
+          .object({
+            organization_id: z.string(),
+            cursor: z.string().describe('Pass as `after` to /v1/events to receive every later change.'),
+            users: z.array(userSchema),
+            groups: z.array(groupSchema),
+            memberships: z.array(membershipSchema.omit({ id: true, organization_id: true })),
+          })
+          .meta({ id: 'DirectorySnapshot' }),
+        ...errorResponses(401, 404),
+      },
+    },
+    handler: async (request) => {
+      assertCanAccessOrganization(request.principal, request.params.id);
+      if (!(await organizationExists(request.params.id))) throw notFound('organization', request.params.id);
+      const { position, ...snapshot } = await readDirectorySnapshot(database, request.params.id);
+      return { ...snapshot, cursor: encodeCursor(String(position)) };
+    },
+  });
 
   app.get('/v1/events', {
     schema: {

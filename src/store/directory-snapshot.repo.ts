@@ -1,0 +1,45 @@
+import type { CanonicalGroup, CanonicalUser } from '../core/model.ts';
+import type { Database, Tx } from './database.ts';
+
+export interface DirectorySnapshot {
+  organization_id: string;
+  /** Log position the snapshot is consistent with: every event at or before it is reflected, none after. */
+  position: number;
+  users: CanonicalUser[];
+  groups: CanonicalGroup[];
+  memberships: Array<{ group_id: string; user_id: string; created_at: string }>;
+}
+
+/**
+ * Reads an organization's whole directory and the event-log position it reflects in ONE read
+ * transaction (a repeatable-read snapshot on PostgreSQL; SQLite's WAL readers are snapshots already).
+ * Event appends commit in position order, so no event at or below that position is still in flight.
+ */
+export async function readDirectorySnapshot(database: Database, organizationId: string): Promise<DirectorySnapshot> {
+  const read = async (tx: Tx): Promise<DirectorySnapshot> => {
+    const head = await tx
+      .selectFrom('events')
+      .select((eb) => eb.fn.max('position').as('head'))
+      .executeTakeFirst();
+    const users = await tx.selectFrom('users').select('data').where('organization_id', '=', organizationId).orderBy('id').execute();
+    const groups = await tx.selectFrom('groups').select('data').where('organization_id', '=', organizationId).orderBy('id').execute();
+    const memberships = await tx
+      .selectFrom('memberships')
+      .select(['group_id', 'user_id', 'created_at'])
+      .where('organization_id', '=', organizationId)
+      .orderBy('group_id')
+      .orderBy('user_id')
+      .execute();
+    return {
+      organization_id: organizationId,
+      position: Number(head?.head ?? 0),
+      users: users.map((u) => JSON.parse(u.data)),
+      groups: groups.map((g) => JSON.parse(g.data)),
+      memberships,
+    };
+  };
+  const transaction = database.capabilities.concurrentWriters
+    ? database.db.transaction().setIsolationLevel('repeatable read')
+    : database.db.transaction();
+  return transaction.execute(read);
+}
