@@ -17,6 +17,7 @@ import { registerEventRoutes } from './http/routes/events.routes.ts';
 import { registerIngestRoutes } from './http/routes/ingest.routes.ts';
 import { registerSyncRunRoutes } from './http/routes/sync-runs.routes.ts';
 import { ConflictResolver } from './reconcile/conflict-resolution.ts';
+import { purgeExpiredEvents } from './events/retention.ts';
 import { activateDueHires } from './reconcile/due-hires.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { SnapshotService } from './reconcile/snapshots.ts';
@@ -50,7 +51,7 @@ export interface Roster {
   readonly server: FastifyZodInstance;
   readonly metrics: Metrics;
   readonly logger: FastifyBaseLogger;
-  /** Runs the periodic housekeeping now (it also runs hourly once started): due hires become active. */
+  /** Runs the periodic housekeeping now (it also runs hourly once started): due hires become active, expired events go. */
   housekeeping(): Promise<void>;
   /** Starts listening on `config.host:config.port`; resolves to the address, e.g. `http://127.0.0.1:8080`. */
   start(): Promise<string>;
@@ -127,6 +128,8 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       try {
         const activated = await activateDueHires(database, reconciler, clock());
         if (activated > 0) logger.info({ activated }, 'pending hires reached their start date');
+        const purged = await purgeExpiredEvents(database, config.eventRetentionDays, clock());
+        if (purged > 0) logger.info({ purged, retention_days: config.eventRetentionDays }, 'purged expired events');
       } catch (error) {
         // A background loop logs and goes on; the next round retries.
         logger.error({ err: error }, 'housekeeping failed');

@@ -14,6 +14,8 @@ export interface Config {
   apiKey: string | undefined;
   logLevel: LogLevel;
   bodyLimitBytes: number;
+  /** Events older than this many days are purged; null keeps them forever. */
+  eventRetentionDays: number | null;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -48,6 +50,9 @@ const envSchema = z.object({
   ),
   ROSTER_LOG_LEVEL: optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })).default('info'),
   ROSTER_BODY_LIMIT_BYTES: optional(integer(1024, 1024 * MIB)).default(10 * MIB),
+  ROSTER_EVENT_RETENTION_DAYS: optional(
+    z.union([z.literal('unlimited'), integer(1, 36_500)], { error: "must be a number of days (1 or more) or 'unlimited'" }),
+  ).default(90),
 });
 
 /** Raised for any bad configuration value; the message lists every problem, one per line. */
@@ -55,13 +60,15 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+const SECRET_VARIABLES = new Set(['ROSTER_API_KEY', 'ROSTER_DATABASE_URL', 'ROSTER_SECRET_KEY']);
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? '(environment)');
       // Never echo the key back: the message may end up in a log.
-      const got = variable === 'ROSTER_API_KEY' || variable === 'ROSTER_DATABASE_URL' ? '' : ` (got '${env[variable]}')`;
+      const got = SECRET_VARIABLES.has(variable) ? '' : ` (got '${env[variable]}')`;
       return `  ${variable}: ${issue.message}${got}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
@@ -75,5 +82,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKey: e.ROSTER_API_KEY,
     logLevel: e.ROSTER_LOG_LEVEL,
     bodyLimitBytes: e.ROSTER_BODY_LIMIT_BYTES,
+    eventRetentionDays: e.ROSTER_EVENT_RETENTION_DAYS === 'unlimited' ? null : e.ROSTER_EVENT_RETENTION_DAYS,
   };
 }

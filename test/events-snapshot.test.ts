@@ -88,3 +88,34 @@ forEachEngine('directory snapshot and event cursor', (engine) => {
     assert.equal((await roster().request('GET', `/v1/organizations/org_01jzzzzzzzzzzzzzzzzzzzzzzz/directory`)).status, 404);
   });
 });
+
+forEachEngine('event retention', (engine) => {
+  let now = new Date('2026-01-01T00:00:00Z');
+  const roster = useTestRoster(engine, { clock: () => now, config: { eventRetentionDays: 30 } });
+
+  test('housekeeping purges events past the retention window; cursors stay valid', async () => {
+    const org = await createOrganization(roster(), 'Retention Co');
+    const idp = await createPushConnection(roster(), org.id);
+    await ingest(roster(), idp.id, [user('old', { email: 'old@acme.test' })]);
+    const head = expectStatus(await roster().request('GET', `/v1/events/head?organization_id=${org.id}`), 200).cursor;
+    now = new Date('2026-01-20T00:00:00Z');
+    await ingest(roster(), idp.id, [user('new', { email: 'new@acme.test' })]);
+
+    now = new Date('2026-02-05T00:00:00Z');
+    await roster().roster.housekeeping();
+    const left = expectStatus(await roster().request('GET', `/v1/events?organization_id=${org.id}`), 200).data;
+    assert.deepEqual(left.map((e: any) => e.data.email), ['new@acme.test'], 'only the event within 30 days is kept');
+    const fromCursor = expectStatus(await roster().request('GET', `/v1/events?organization_id=${org.id}&after=${head}`), 200).data;
+    assert.deepEqual(fromCursor.map((e: any) => e.data.email), ['new@acme.test'], 'a cursor taken before the purge still works');
+    const users = expectStatus(await roster().request('GET', `/v1/users?organization_id=${org.id}`), 200).data;
+    assert.equal(users.length, 2, 'the directory itself is untouched');
+  });
+});
+
+test('event retention is configurable, and unlimited keeps everything', async () => {
+  const { loadConfig } = await import('../src/config.ts');
+  assert.equal(loadConfig({}).eventRetentionDays, 90);
+  assert.equal(loadConfig({ ROSTER_EVENT_RETENTION_DAYS: 'unlimited' }).eventRetentionDays, null);
+  assert.equal(loadConfig({ ROSTER_EVENT_RETENTION_DAYS: '7' }).eventRetentionDays, 7);
+  assert.throws(() => loadConfig({ ROSTER_EVENT_RETENTION_DAYS: 'forever' }), /ROSTER_EVENT_RETENTION_DAYS: must be a number of days/);
+});

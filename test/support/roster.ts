@@ -7,7 +7,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
 import { createRoster, type Roster } from '../../src/app.ts';
-import type { Config } from '../../src/config.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
 import { openPostgres, openSqlite, quoteIdentifier, type Database } from '../../src/store/database.ts';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -108,10 +108,10 @@ export async function startTestRoster(engine: Engine, options: TestRosterOptions
   const database = storage.open();
   const adminKey = options.config?.apiKey ?? newAdminKey();
   const config: Config = {
+    ...loadConfig({}),
     port: 0,
     host: '127.0.0.1',
     dataDir: '/nonexistent',
-    databaseUrl: undefined,
     logLevel: 'silent',
     bodyLimitBytes: 1024 * 1024,
     ...options.config,
