@@ -1,6 +1,5 @@
 import { chunks, groupBy, inSlices } from '../store/batching.ts';
 import type { ReconcileContext } from './context.ts';
-import { linkedCanonicalIds } from './lookups.ts';
 import type { ChangedMembershipRecord } from './source-record-writer.ts';
 
 export interface MembershipInputs {
@@ -38,25 +37,33 @@ export async function reconcileMemberships(ctx: ReconcileContext, inputs: Member
   if (pairs.size === 0) return touchedUsers;
 
   const all = [...pairs.values()];
-  const groups = await linkedCanonicalIds(ctx, ctx.connection.id, 'group', all.map((p) => p.group));
-  const users = await linkedCanonicalIds(ctx, ctx.connection.id, 'user', all.map((p) => p.user));
-  const activeGroups = new Set(
-    (await inSlices([...new Set(groups.values())], (slice) =>
-      ctx.tx.selectFrom('groups').select('id').where('id', 'in', slice).where('state', '=', 'active').execute(),
-    )).map((g) => g.id),
+  // One joined read each: a group's canonical id with its state, a user's with whether its record is live.
+  const groupRows = await inSlices([...new Set(all.map((p) => p.group))], (slice) =>
+    ctx.tx
+      .selectFrom('identity_links as l')
+      .innerJoin('groups as g', 'g.id', 'l.canonical_id')
+      .select(['l.external_id', 'g.id', 'g.state'])
+      .where('l.connection_id', '=', ctx.connection.id)
+      .where('l.kind', '=', 'group')
+      .where('l.external_id', 'in', slice)
+      .execute(),
   );
-  const liveUserRecords = new Set(
-    (await inSlices([...new Set(all.map((p) => p.user))], (slice) =>
-      ctx.tx
-        .selectFrom('source_records')
-        .select('external_id')
-        .where('connection_id', '=', ctx.connection.id)
-        .where('kind', '=', 'user')
-        .where('external_id', 'in', slice)
-        .where('tombstoned_at', 'is', null)
-        .execute(),
-    )).map((r) => r.external_id),
+  const userRows = await inSlices([...new Set(all.map((p) => p.user))], (slice) =>
+    ctx.tx
+      .selectFrom('identity_links as l')
+      .innerJoin('source_records as r', (join) =>
+        join.onRef('r.connection_id', '=', 'l.connection_id').onRef('r.kind', '=', 'l.kind').onRef('r.external_id', '=', 'l.external_id'),
+      )
+      .select(['l.external_id', 'l.canonical_id', 'r.tombstoned_at'])
+      .where('l.connection_id', '=', ctx.connection.id)
+      .where('l.kind', '=', 'user')
+      .where('l.external_id', 'in', slice)
+      .execute(),
   );
+  const groups = new Map(groupRows.map((g) => [g.external_id, g.id]));
+  const activeGroups = new Set(groupRows.filter((g) => g.state === 'active').map((g) => g.id));
+  const users = new Map(userRows.map((u) => [u.external_id, u.canonical_id]));
+  const liveUserRecords = new Set(userRows.filter((u) => u.tombstoned_at === null).map((u) => u.external_id));
 
   const wanted: Pair[] = [];
   const unwanted: Pair[] = [];
