@@ -109,11 +109,12 @@ describe('HTTP OpenAPI document', () => {
       'POST /v1/sync-runs/{id}/discard',
       'GET /v1/events',
       'GET /v1/events/head',
+      'GET /v1/organizations/{id}/directory',
     ]) {
       assert.ok(operations.includes(operation), `missing ${operation}`);
     }
     assert.ok(!operations.some((operation) => operation.includes('openapi.json')));
-    for (const name of ['Organization', 'Connection', 'ApiKey', 'CreatedApiKey', 'AuditEntry', 'Error', 'EffectivePolicy', 'RecordBatchInput', 'User', 'Group', 'Conflict', 'SyncRun', 'Event', 'JsonValueInput']) {
+    for (const name of ['Organization', 'Connection', 'ApiKey', 'CreatedApiKey', 'AuditEntry', 'Error', 'EffectivePolicy', 'RecordBatchInput', 'User', 'Group', 'Conflict', 'SyncRun', 'Event', 'JsonValueInput', 'DirectorySnapshot']) {
       assert.ok(document.components.schemas[name], `missing component ${name}`);
     }
     const create = document.paths['/v1/organizations'].post;
