@@ -164,3 +164,19 @@ forEachEngine('ingest validation, directory reads and the events API', (engine) 
     assert.equal((await allEvents(roster(), b.org.id)).filter((e) => e.type === 'conflict.resolved').length, 0);
   });
 });
+
+forEachEngine('reconciliation metrics', (engine) => {
+  const roster = useTestRoster(engine);
+
+  test('ingest moves the records, events and reconcile-duration metrics', async () => {
+    const org = await createOrganization(roster(), 'Metrics Co');
+    const idp = await createPushConnection(roster(), org.id);
+    await ingest(roster(), idp.id, [user('m1', { email: 'm1@acme.test' }), user('m2', {}), group('g', 'G'), member('g', 'm1')]);
+    const text = (await roster().request('GET', '/metrics', undefined, { key: null })).text;
+    assert.match(text, /roster_records_ingested_total\{kind="user"\} 2\b/);
+    assert.match(text, /roster_records_ingested_total\{kind="membership"\} 1\b/);
+    assert.match(text, /roster_events_written_total\{type="user\.created"\} 2\b/);
+    assert.match(text, /roster_events_written_total\{type="group\.member_added"\} 1\b/);
+    assert.match(text, /roster_reconcile_duration_seconds_count [1-9]/);
+  });
+});
