@@ -142,3 +142,27 @@ forEachEngine('future-dated hires', (engine) => {
     assert.deepEqual(updates[0].changes.state, { from: 'pending', to: 'active' });
   });
 });
+
+forEachEngine('concurrent writers to one organization', (engine) => {
+  const roster = useTestRoster(engine);
+
+  test('batches racing from two sources about the same people make one person each, never two', async () => {
+    const org = await createOrganization(roster(), 'Race Co');
+    const hris = await createPushConnection(roster(), org.id, { category: 'hris' });
+    const idp = await createPushConnection(roster(), org.id, { category: 'idp' });
+    const people = Array.from({ length: 30 }, (_, i) => i);
+    await Promise.all(
+      people.flatMap((i) => [
+        ingest(roster(), hris.id, [user(`W-${i}`, { employee_id: `${i}`, first_name: `P${i}` })]),
+        ingest(roster(), idp.id, [user(`00u${i}`, { employee_id: `${i}`, email: `p${i}@race.test` })]),
+      ]),
+    );
+    const users = await usersOf(roster(), org.id);
+    assert.equal(users.length, 30, 'one person per employee id');
+    assert.ok(users.every((u) => u.email && u.first_name), 'each joined both sources');
+    const created = await allEvents(roster(), org.id, 'user.created');
+    assert.equal(created.length, 30);
+    const sequences = (await allEvents(roster(), org.id)).map((e) => e.sequence);
+    assert.deepEqual(sequences, sequences.map((_, i) => i + 1), 'sequences stay gapless under concurrency');
+  });
+});
