@@ -14,6 +14,12 @@ import { registerSystemRoutes } from './http/routes/system.routes.ts';
 import { registerConflictRoutes } from './http/routes/conflicts.routes.ts';
 import { registerDirectoryRoutes } from './http/routes/directory.routes.ts';
 import { registerEventRoutes } from './http/routes/events.routes.ts';
+import { registerWebhookEndpointRoutes } from './http/routes/webhook-endpoints.routes.ts';
+import { DeliveryWorker } from './events/webhooks/delivery-worker.ts';
+import { WebhookSender } from './events/webhooks/webhook-sender.ts';
+import { createAesGcmSecretBox, loadOrCreateSecretKey } from './security/secret-box.ts';
+import { UrlGuard } from './security/url-guard.ts';
+import { WebhookEndpointsRepo } from './store/webhook-endpoints.repo.ts';
 import { registerIngestRoutes } from './http/routes/ingest.routes.ts';
 import { registerSyncRunRoutes } from './http/routes/sync-runs.routes.ts';
 import { ConflictResolver } from './reconcile/conflict-resolution.ts';
@@ -91,6 +97,15 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       if (outcome === 'ignored') logger.warn('ROSTER_API_KEY ignored: API keys already exist; manage keys through /v1/api-keys');
     }
 
+    const secretBox = createAesGcmSecretBox(
+      loadOrCreateSecretKey(config.secretKey, config.dataDir, (file) =>
+        logger.warn({ file }, 'created the key that encrypts stored secrets; keep this file (or set ROSTER_SECRET_KEY): without it, webhook secrets cannot be read'),
+      ),
+    );
+    const urlGuard = new UrlGuard(config.webhooks.allowedHosts);
+    const webhookSender = new WebhookSender(urlGuard, config.webhooks.timeoutMs, clock);
+    const deliveryWorker = new DeliveryWorker({ database, secretBox, sender: webhookSender, config: config.webhooks, clock, logger });
+
     const server = await createServer({ bodyLimitBytes: config.bodyLimitBytes, logger, metrics, version: VERSION });
     registerSystemRoutes(server, { database, metrics });
 
@@ -115,6 +130,16 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       registerDirectoryRoutes(api, { directory: new DirectoryRepo(database.db) });
       registerConflictRoutes(api, { conflicts: new ConflictsRepo(database.db), resolver: new ConflictResolver(database, reconciler) });
       registerSyncRunRoutes(api, { syncRuns: new SyncRunsRepo(database.db), snapshots });
+      registerWebhookEndpointRoutes(api, {
+        endpoints: new WebhookEndpointsRepo(database.db),
+        organizations,
+        db: database.db,
+        secretBox,
+        urlGuard,
+        sender: webhookSender,
+        clock,
+        nudge: () => deliveryWorker.nudge(),
+      });
       registerEventRoutes(api, {
         events: new EventsRepo(database.db),
         database,
@@ -148,11 +173,14 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
         const address = await server.listen({ port: config.port, host: config.host });
         timer = setInterval(housekeeping, HOUSEKEEPING_INTERVAL_MS).unref();
         void housekeeping();
+        deliveryWorker.start();
         return address;
       },
       stop: () =>
         (stopped ??= (async () => {
           clearInterval(timer);
+          await deliveryWorker.stop();
+          webhookSender.close();
           await server.close();
           if (ownsDatabase) await database.close();
         })()),

@@ -16,7 +16,45 @@ export interface Config {
   bodyLimitBytes: number;
   /** Events older than this many days are purged; null keeps them forever. */
   eventRetentionDays: number | null;
+  /** Key of the secret box that encrypts stored secrets; generated into `<dataDir>/secret-key` when unset. */
+  secretKey: Buffer | undefined;
+  webhooks: WebhookConfig;
 }
+
+export interface WebhookConfig {
+  /** Hostnames and CIDRs that endpoint URLs may reach even though they are private, loopback or link-local. */
+  allowedHosts: string[];
+  /** Per request, connection to last response byte. */
+  timeoutMs: number;
+  /** Exponential backoff with full jitter: attempt n waits a random time in [0, min(cap, base·2^(n-1))]. */
+  retryBaseMs: number;
+  retryCapMs: number;
+  /** A delivery still failing this long after it was enqueued is marked failed and the next one proceeds. */
+  retryForMs: number;
+  /** An endpoint failing every attempt for this long, and at least `disableAfterAttempts` times, is disabled. */
+  disableAfterMs: number;
+  disableAfterAttempts: number;
+  /** Requests in flight at once, in total and to one endpoint. */
+  concurrency: number;
+  perEndpointConcurrency: number;
+  /** How often an idle worker looks for new events and due retries. */
+  pollIntervalMs: number;
+}
+
+const HOUR_MS = 60 * 60 * 1000;
+
+export const DEFAULT_WEBHOOK_CONFIG: WebhookConfig = {
+  allowedHosts: [],
+  timeoutMs: 10_000,
+  retryBaseMs: 5_000,
+  retryCapMs: HOUR_MS,
+  retryForMs: 72 * HOUR_MS,
+  disableAfterMs: 24 * HOUR_MS,
+  disableAfterAttempts: 10,
+  concurrency: 64,
+  perEndpointConcurrency: 8,
+  pollIntervalMs: 100,
+};
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -53,6 +91,24 @@ const envSchema = z.object({
   ROSTER_EVENT_RETENTION_DAYS: optional(
     z.union([z.literal('unlimited'), integer(1, 36_500)], { error: "must be a number of days (1 or more) or 'unlimited'" }),
   ).default(90),
+  ROSTER_SECRET_KEY: optional(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64 (generate one with `openssl rand -base64 32`)')
+      .transform((value) => Buffer.from(value, 'base64'))
+      .refine((key) => key.length === 32, 'must decode to exactly 32 bytes'),
+  ),
+  ROSTER_WEBHOOK_ALLOWED_HOSTS: optional(z.string())
+    .transform((value) => (value ?? '').split(',').map((host) => host.trim()).filter((host) => host !== '')),
+  ROSTER_WEBHOOK_TIMEOUT_MS: optional(integer(100, 120_000)).default(DEFAULT_WEBHOOK_CONFIG.timeoutMs),
+  ROSTER_WEBHOOK_RETRY_BASE_MS: optional(integer(1, HOUR_MS)).default(DEFAULT_WEBHOOK_CONFIG.retryBaseMs),
+  ROSTER_WEBHOOK_RETRY_CAP_MS: optional(integer(1, 24 * HOUR_MS)).default(DEFAULT_WEBHOOK_CONFIG.retryCapMs),
+  ROSTER_WEBHOOK_RETRY_FOR_MS: optional(integer(1, 30 * 24 * HOUR_MS)).default(DEFAULT_WEBHOOK_CONFIG.retryForMs),
+  ROSTER_WEBHOOK_DISABLE_AFTER_MS: optional(integer(1, 365 * 24 * HOUR_MS)).default(DEFAULT_WEBHOOK_CONFIG.disableAfterMs),
+  ROSTER_WEBHOOK_DISABLE_AFTER_ATTEMPTS: optional(integer(1, 1_000_000)).default(DEFAULT_WEBHOOK_CONFIG.disableAfterAttempts),
+  ROSTER_WEBHOOK_CONCURRENCY: optional(integer(1, 1024)).default(DEFAULT_WEBHOOK_CONFIG.concurrency),
+  ROSTER_WEBHOOK_ENDPOINT_CONCURRENCY: optional(integer(1, 1024)).default(DEFAULT_WEBHOOK_CONFIG.perEndpointConcurrency),
+  ROSTER_WEBHOOK_POLL_MS: optional(integer(5, 10_000)).default(DEFAULT_WEBHOOK_CONFIG.pollIntervalMs),
 });
 
 /** Raised for any bad configuration value; the message lists every problem, one per line. */
@@ -83,5 +139,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.ROSTER_LOG_LEVEL,
     bodyLimitBytes: e.ROSTER_BODY_LIMIT_BYTES,
     eventRetentionDays: e.ROSTER_EVENT_RETENTION_DAYS === 'unlimited' ? null : e.ROSTER_EVENT_RETENTION_DAYS,
+    secretKey: e.ROSTER_SECRET_KEY,
+    webhooks: {
+      allowedHosts: e.ROSTER_WEBHOOK_ALLOWED_HOSTS,
+      timeoutMs: e.ROSTER_WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: e.ROSTER_WEBHOOK_RETRY_BASE_MS,
+      retryCapMs: e.ROSTER_WEBHOOK_RETRY_CAP_MS,
+      retryForMs: e.ROSTER_WEBHOOK_RETRY_FOR_MS,
+      disableAfterMs: e.ROSTER_WEBHOOK_DISABLE_AFTER_MS,
+      disableAfterAttempts: e.ROSTER_WEBHOOK_DISABLE_AFTER_ATTEMPTS,
+      concurrency: e.ROSTER_WEBHOOK_CONCURRENCY,
+      perEndpointConcurrency: e.ROSTER_WEBHOOK_ENDPOINT_CONCURRENCY,
+      pollIntervalMs: e.ROSTER_WEBHOOK_POLL_MS,
+    },
   };
 }

@@ -11,6 +11,10 @@ export const ID_PREFIXES = {
   syncRun: 'run',
   apiKey: 'key',
   audit: 'aud',
+  webhookEndpoint: 'whep',
+  webhookDelivery: 'whd',
+  webhookAttempt: 'wha',
+  webhookMessage: 'msg',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

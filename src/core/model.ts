@@ -151,6 +151,7 @@ export const EVENT_TYPES = [
   'sync.deprovision_held',
   'conflict.opened',
   'conflict.resolved',
+  'webhook_endpoint.disabled',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

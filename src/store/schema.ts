@@ -167,6 +167,66 @@ export interface AuditLogTable {
   occurred_at: string;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  /** Null: an environment-wide endpoint (events of every organization). */
+  organization_id: string | null;
+  url: string;
+  description: string | null;
+  /** JSON array of event types, or `["*"]`. */
+  event_types: string;
+  enabled: number;
+  disabled_reason: string | null;
+  batch_size: number;
+  /** Sealed by the secret box. */
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: string | null;
+  cursor_position: number;
+  failing_since: string | null;
+  failed_attempts: number;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  endpoint_id: string;
+  organization_id: string;
+  event_id: string;
+  event_position: number;
+  /** `pending`, `delivered` or `failed`. */
+  status: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  delivered_at: string | null;
+}
+
+export interface WebhookQueuesTable {
+  endpoint_id: string;
+  organization_id: string;
+  next_attempt_at: string | null;
+  lease_owner: string | null;
+  lease_until: string | null;
+}
+
+export interface WebhookAttemptsTable {
+  id: string;
+  delivery_id: string;
+  endpoint_id: string;
+  webhook_id: string;
+  attempted_at: string;
+  status_code: number | null;
+  latency_ms: number;
+  response_excerpt: string | null;
+  error: string | null;
+}
+
 export interface Schema {
   organizations: OrganizationsTable;
   connections: ConnectionsTable;
@@ -183,4 +243,8 @@ export interface Schema {
   sync_runs: SyncRunsTable;
   api_keys: ApiKeysTable;
   audit_log: AuditLogTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_queues: WebhookQueuesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }

@@ -114,6 +114,7 @@ export async function startTestRoster(engine: Engine, options: TestRosterOptions
     dataDir: '/nonexistent',
     logLevel: 'silent',
     bodyLimitBytes: 1024 * 1024,
+    secretKey: randomBytes(32),
     ...options.config,
     apiKey: adminKey,
   };
