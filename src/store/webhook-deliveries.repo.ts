@@ -103,6 +103,10 @@ export class WebhookDeliveriesRepo {
     return result.rows;
   }
 
+  async releaseAllLeases(): Promise<void> {
+    await this.db.updateTable('webhook_queues').set({ lease_owner: null, lease_until: null }).where('lease_owner', 'is not', null).execute();
+  }
+
   /** Keeps the lease; false when it was lost (expired and taken by another process). */
   async extendLease(queue: QueueKey, owner: string, leaseUntil: string): Promise<boolean> {
     const result = await this.db

@@ -24,6 +24,7 @@ const FAN_OUT_LIMIT = 5000;
 /** Deliveries read ahead per queue. */
 const READ_AHEAD = 100;
 const SWEEP_INTERVAL_MS = 1000;
+const LEASE_MARGIN_MS = 5000;
 
 /** Full jitter: a random wait in [0, min(cap, base·2^(attempt-1))]. */
 export function backoffMs(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
@@ -75,10 +76,15 @@ export class DeliveryWorker {
   }
 
   private leaseUntil(): string {
-    return new Date(this.deps.clock().getTime() + this.deps.config.timeoutMs + 30_000).toISOString();
+    // Renewed after every request, so it only has to outlast one request and its bookkeeping.
+    return new Date(this.deps.clock().getTime() + this.deps.config.timeoutMs + LEASE_MARGIN_MS).toISOString();
   }
 
   private async run(): Promise<void> {
+    if (!this.deps.database.capabilities.concurrentWriters) {
+      // An embedded database has one process: leases left by a previous one that died are void.
+      await this.repo.releaseAllLeases().catch((error) => this.deps.logger.error({ err: error }, 'could not release stale webhook leases'));
+    }
     while (this.running) {
       let busy = false;
       try {
