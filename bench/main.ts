@@ -6,7 +6,10 @@
  * Phases: the floor (the same pages bulk-inserted raw into a plain table), the initial load into an
  * empty store, an unchanged re-apply, and a re-apply with 1% of users changed.
  *
- *   npm run bench -- [--engine sqlite|postgres|all] [--users N] [--postgres-url URL]
+ *   npm run bench -- [--only reconcile|webhooks] [--engine sqlite|postgres|all] [--users N] [--postgres-url URL]
+ *
+ * Then (unless `--only reconcile`) the webhook delivery benchmark of bench/webhooks.ts, on SQLite unless an
+ * engine is named.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +25,7 @@ import { createFloorTable, dropFloorTable, insertFloorPage } from './floor.ts';
 import { formatTable, phaseLabel, targetsFor, verdicts, type PhaseResult } from './report.ts';
 import { RssSampler } from './rss-sampler.ts';
 import { SyntheticDirectory, type SnapshotVariant } from './synthetic-directory.ts';
+import { runWebhookBenchmark } from './webhooks.ts';
 
 const PAGE_SIZE = 5000;
 const CHANGED_FRACTION = 0.01;
@@ -29,6 +33,7 @@ const CHANGED_FRACTION = 0.01;
 const { values: flags } = parseArgs({
   options: {
     engine: { type: 'string', default: 'all' },
+    only: { type: 'string' },
     users: { type: 'string', default: '100000' },
     'postgres-url': { type: 'string', default: process.env.ROSTER_TEST_DATABASE_URL ?? DEFAULT_POSTGRES_URL },
     /** Internal: a child process writes its results here instead of printing the final table. */
@@ -184,9 +189,14 @@ function runEngineInChild(engine: Engine): Promise<PhaseResult[]> {
   });
 }
 
+const only = flags.only;
+if (only !== undefined && only !== 'reconcile' && only !== 'webhooks') throw new Error(`--only must be reconcile or webhooks, got '${only}'`);
+
 const directory = new SyntheticDirectory({ users });
 const targets = targetsFor(users);
-if (engineFlag === 'all') {
+if (only === 'webhooks') {
+  // Reconciliation skipped.
+} else if (engineFlag === 'all') {
   console.log(
     `Synthetic directory: ${directory.userCount} users, ${directory.groupCount} groups, ${directory.membershipCount} memberships, ` +
       `pages of ${PAGE_SIZE}; node ${process.version}`,
@@ -209,4 +219,15 @@ if (engineFlag === 'all') {
   } finally {
     await sampler.stop();
   }
+}
+
+if (only !== 'reconcile' && !flags['json-out']) {
+  console.log('\nWebhook delivery: 50,000 events to a loopback receiver that verifies every signature');
+  await runWebhookBenchmark({
+    engine: engineFlag === 'all' ? 'sqlite' : (engineFlag as Engine),
+    events: 50_000,
+    organizations: 20,
+    rate: 4000,
+    postgresUrl: flags['postgres-url']!,
+  });
 }

@@ -51,8 +51,8 @@ export const DEFAULT_WEBHOOK_CONFIG: WebhookConfig = {
   retryForMs: 72 * HOUR_MS,
   disableAfterMs: 24 * HOUR_MS,
   disableAfterAttempts: 10,
-  concurrency: 64,
-  perEndpointConcurrency: 8,
+  concurrency: 128,
+  perEndpointConcurrency: 32,
   pollIntervalMs: 100,
 };
 

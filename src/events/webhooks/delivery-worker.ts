@@ -47,6 +47,8 @@ export class DeliveryWorker {
   private loop: Promise<void> | undefined;
   private wake: AbortController | undefined;
   private lastSweep = 0;
+  /** Opened secrets by their sealed text (a rotation seals a new one). */
+  private readonly opened = new Map<string, string>();
 
   constructor(private readonly deps: DeliveryWorkerDeps) {
     this.repo = new WebhookDeliveriesRepo(deps.database);
@@ -137,6 +139,7 @@ export class DeliveryWorker {
   /** Sends one queue's pending deliveries in order until it is empty, fails, or the worker stops. */
   private async drain(queue: QueueKey): Promise<void> {
     let nextAttemptAt: string | null = null;
+    let renewedAt = Date.now();
     try {
       while (this.running) {
         const endpoint = await this.repo.endpoint(queue.endpoint_id);
@@ -153,7 +156,11 @@ export class DeliveryWorker {
             nextAttemptAt = delay;
             return;
           }
-          if (!(await this.repo.extendLease(queue, this.owner, this.leaseUntil()))) return;
+          // Renew the lease once half of it is used, not after every request.
+          if (Date.now() - renewedAt > LEASE_MARGIN_MS / 2) {
+            if (!(await this.repo.extendLease(queue, this.owner, this.leaseUntil()))) return;
+            renewedAt = Date.now();
+          }
         }
       }
     } finally {
@@ -204,11 +211,21 @@ export class DeliveryWorker {
   }
 
   private secretsOf(endpoint: WebhookEndpointsTable): string[] {
-    const secrets = [this.deps.secretBox.open(endpoint.secret)];
+    const secrets = [this.open(endpoint.secret)];
     if (endpoint.previous_secret !== null && endpoint.previous_secret_expires_at !== null && endpoint.previous_secret_expires_at > this.now()) {
-      secrets.push(this.deps.secretBox.open(endpoint.previous_secret));
+      secrets.push(this.open(endpoint.previous_secret));
     }
     return secrets;
+  }
+
+  private open(sealed: string): string {
+    let secret = this.opened.get(sealed);
+    if (secret === undefined) {
+      if (this.opened.size > 1000) this.opened.clear();
+      secret = this.deps.secretBox.open(sealed);
+      this.opened.set(sealed, secret);
+    }
+    return secret;
   }
 
   /** Sustained failure (every attempt failing for long enough, often enough) disables the endpoint. */
