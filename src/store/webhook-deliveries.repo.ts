@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { newId } from '../core/ids.ts';
+import { chunks } from './batching.ts';
 import type { EventRow } from '../events/webhooks/envelope.ts';
 import type { Database, Tx } from './database.ts';
 import type { WebhookEndpointsTable } from './schema.ts';
@@ -214,6 +215,50 @@ export class WebhookDeliveriesRepo {
           })),
         )
         .execute();
+    });
+  }
+
+  /**
+   * Settles many delivered messages of one endpoint in one transaction. The worker sends a queue's
+   * messages one by one but records successes in groups: a crash before the write only means those
+   * messages are sent again, with the same `webhook-id`, which at-least-once delivery allows.
+   */
+  async recordDelivered(endpointId: string, delivered: ReadonlyArray<{ deliveryIds: string[]; outcome: AttemptOutcome; at: string }>): Promise<void> {
+    if (delivered.length === 0) return;
+    const last = delivered[delivered.length - 1]!;
+    const ids = delivered.flatMap((d) => d.deliveryIds);
+    await this.db.transaction().execute(async (tx) => {
+      for (const slice of chunks(ids, 1000)) {
+        await tx
+          .updateTable('webhook_deliveries')
+          .set({
+            status: 'delivered',
+            attempts: sql`attempts + 1`,
+            next_attempt_at: last.at,
+            last_status_code: last.outcome.statusCode,
+            last_error: null,
+            updated_at: last.at,
+            delivered_at: last.at,
+          })
+          .where('id', 'in', slice)
+          .execute();
+      }
+      const attempts = delivered.flatMap(({ deliveryIds, outcome, at }) =>
+        deliveryIds.map((deliveryId) => ({
+          id: newId('webhookAttempt'),
+          delivery_id: deliveryId,
+          endpoint_id: endpointId,
+          webhook_id: outcome.webhookId,
+          attempted_at: at,
+          status_code: outcome.statusCode,
+          latency_ms: outcome.latencyMs,
+          response_excerpt: outcome.excerpt,
+          error: outcome.error,
+        })),
+      );
+      for (const slice of chunks(attempts, Math.floor(this.database.capabilities.maxParameters / 9))) {
+        await tx.insertInto('webhook_attempts').values(slice).execute();
+      }
     });
   }
 

@@ -26,6 +26,12 @@ const READ_AHEAD = 100;
 const SWEEP_INTERVAL_MS = 1000;
 const LEASE_MARGIN_MS = 5000;
 
+interface DeliveredMessage {
+  deliveryIds: string[];
+  outcome: Parameters<WebhookDeliveriesRepo['recordDelivered']>[1][number]['outcome'];
+  at: string;
+}
+
 /** Full jitter: a random wait in [0, min(cap, base·2^(attempt-1))]. */
 export function backoffMs(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt - 1, 40));
@@ -136,14 +142,23 @@ export class DeliveryWorker {
     return busy || claimed.length > 0;
   }
 
-  /** Sends one queue's pending deliveries in order until it is empty, fails, or the worker stops. */
+  /**
+   * Sends one queue's pending deliveries in order until it is empty, fails, or the worker stops.
+   * Successes are recorded in groups (see `recordDelivered`): before the queue is read again, before a
+   * failure is recorded, and when the drain ends.
+   */
   private async drain(queue: QueueKey): Promise<void> {
     let nextAttemptAt: string | null = null;
     let renewedAt = Date.now();
+    const delivered: DeliveredMessage[] = [];
+    const flush = async () => {
+      await this.repo.recordDelivered(queue.endpoint_id, delivered.splice(0));
+    };
     try {
       while (this.running) {
         const endpoint = await this.repo.endpoint(queue.endpoint_id);
         if (!endpoint || endpoint.enabled !== 1 || endpoint.deleted_at !== null) return;
+        await flush();
         const pending = await this.repo.pending(queue, Math.max(READ_AHEAD, endpoint.batch_size));
         if (pending.length === 0) {
           await this.repo.failOrphans(queue, this.now());
@@ -151,7 +166,7 @@ export class DeliveryWorker {
         }
         for (let i = 0; i < pending.length && this.running; i += endpoint.batch_size) {
           const batch = pending.slice(i, i + endpoint.batch_size);
-          const delay = await this.sendBatch(endpoint, queue, batch);
+          const delay = await this.sendBatch(endpoint, queue, batch, delivered, flush);
           if (delay !== null) {
             nextAttemptAt = delay;
             return;
@@ -164,15 +179,22 @@ export class DeliveryWorker {
         }
       }
     } finally {
+      await flush();
       await this.repo.releaseQueue(queue, this.owner, nextAttemptAt, this.now());
     }
   }
 
-  /** Sends one message; returns when to retry the queue, or null to go on with the next message. */
+  /**
+   * Sends one message; returns when to retry the queue, or null to go on with the next message. A
+   * success is added to `delivered` for the drain to record; a failure is recorded at once, after the
+   * successes before it.
+   */
   private async sendBatch(
     endpoint: WebhookEndpointsTable,
     queue: QueueKey,
     batch: Awaited<ReturnType<WebhookDeliveriesRepo['pending']>>,
+    delivered: DeliveredMessage[],
+    flush: () => Promise<void>,
   ): Promise<string | null> {
     const { config, clock } = this.deps;
     const message = messageOf(batch);
@@ -187,11 +209,12 @@ export class DeliveryWorker {
       error: result.error,
     };
     if (result.ok) {
-      await this.repo.recordAttempt(endpoint.id, ids, outcome, 'delivered', now.toISOString(), now.toISOString());
+      delivered.push({ deliveryIds: ids, outcome, at: now.toISOString() });
       if (endpoint.failing_since !== null) await this.repo.endpointSucceeded(endpoint.id);
       endpoint.failing_since = null;
       return null;
     }
+    await flush();
     const oldest = Math.min(...batch.map((delivery) => Date.parse(delivery.created_at)));
     const giveUp = now.getTime() - oldest >= config.retryForMs;
     const attempts = (await this.attemptsOf(batch[0]!.delivery_id)) + 1;
