@@ -110,6 +110,15 @@ describe('HTTP OpenAPI document', () => {
       'GET /v1/events',
       'GET /v1/events/head',
       'GET /v1/organizations/{id}/directory',
+      'POST /v1/webhook-endpoints',
+      'GET /v1/webhook-endpoints',
+      'GET /v1/webhook-endpoints/{id}',
+      'PATCH /v1/webhook-endpoints/{id}',
+      'DELETE /v1/webhook-endpoints/{id}',
+      'POST /v1/webhook-endpoints/{id}/rotate-secret',
+      'GET /v1/webhook-endpoints/{id}/deliveries',
+      'POST /v1/webhook-endpoints/{id}/redeliver',
+      'POST /v1/webhook-endpoints/{id}/test',
     ]) {
       assert.ok(operations.includes(operation), `missing ${operation}`);
     }
