@@ -4,6 +4,7 @@ import type { CanonicalGroup, JsonObject } from '../core/model.ts';
 import { rankIn } from '../core/policy.ts';
 import { chunks, inSlices } from '../store/batching.ts';
 import type { ReconcileContext } from './context.ts';
+import { linkedGroups } from './lookups.ts';
 import { removeMemberships } from './membership-step.ts';
 import type { ChangedGroupRecord } from './source-record-writer.ts';
 
@@ -26,18 +27,7 @@ export async function reconcileGroups(
 ): Promise<GroupStepResult> {
   const result: GroupStepResult = { activated: [] };
   if (changed.length === 0 || (!options.force && !materializesGroups(ctx))) return result;
-  const links = await inSlices(
-    changed.map((g) => g.external_id),
-    (slice) =>
-      ctx.tx
-        .selectFrom('identity_links as l')
-        .innerJoin('groups as g', 'g.id', 'l.canonical_id')
-        .select(['l.external_id', 'g.id', 'g.data'])
-        .where('l.connection_id', '=', ctx.connection.id)
-        .where('l.kind', '=', 'group')
-        .where('l.external_id', 'in', slice)
-        .execute(),
-  );
+  const links = await linkedGroups(ctx, changed.map((g) => g.external_id));
   const existing = new Map(links.map((l) => [l.external_id, JSON.parse(l.data) as CanonicalGroup]));
   const writes: CanonicalGroup[] = [];
   const newLinks: Array<{ external_id: string; group_id: string }> = [];

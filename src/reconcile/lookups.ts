@@ -36,3 +36,20 @@ export async function linkedCanonicalIds(
   );
   return new Map(rows.map((r) => [r.external_id, r.canonical_id]));
 }
+
+/** A connection's canonical groups by source group id, with their state and stored document. */
+export async function linkedGroups(
+  ctx: ReconcileContext,
+  externalIds: readonly string[],
+): Promise<Array<{ external_id: string; id: string; state: string; data: string }>> {
+  return inSlices([...new Set(externalIds)], (slice) =>
+    ctx.tx
+      .selectFrom('identity_links as l')
+      .innerJoin('groups as g', 'g.id', 'l.canonical_id')
+      .select(['l.external_id', 'g.id', 'g.state', 'g.data'])
+      .where('l.connection_id', '=', ctx.connection.id)
+      .where('l.kind', '=', 'group')
+      .where('l.external_id', 'in', slice)
+      .execute(),
+  );
+}

@@ -1,5 +1,6 @@
 import { chunks, groupBy, inSlices } from '../store/batching.ts';
 import type { ReconcileContext } from './context.ts';
+import { linkedGroups } from './lookups.ts';
 import type { ChangedMembershipRecord } from './source-record-writer.ts';
 
 export interface MembershipInputs {
@@ -38,16 +39,7 @@ export async function reconcileMemberships(ctx: ReconcileContext, inputs: Member
 
   const all = [...pairs.values()];
   // One joined read each: a group's canonical id with its state, a user's with whether its record is live.
-  const groupRows = await inSlices([...new Set(all.map((p) => p.group))], (slice) =>
-    ctx.tx
-      .selectFrom('identity_links as l')
-      .innerJoin('groups as g', 'g.id', 'l.canonical_id')
-      .select(['l.external_id', 'g.id', 'g.state'])
-      .where('l.connection_id', '=', ctx.connection.id)
-      .where('l.kind', '=', 'group')
-      .where('l.external_id', 'in', slice)
-      .execute(),
-  );
+  const groupRows = await linkedGroups(ctx, all.map((p) => p.group));
   const userRows = await inSlices([...new Set(all.map((p) => p.user))], (slice) =>
     ctx.tx
       .selectFrom('identity_links as l')

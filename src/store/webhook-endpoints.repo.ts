@@ -59,15 +59,8 @@ export interface DeliveryRecord {
   attempt_log: AttemptRecord[];
 }
 
-export interface AttemptRecord {
-  id: string;
-  webhook_id: string;
-  attempted_at: string;
-  status_code: number | null;
-  latency_ms: number;
-  response_excerpt: string | null;
-  error: string | null;
-}
+/** One attempt as the deliveries API lists it: the stored row without the keys it is listed under. */
+export type AttemptRecord = Omit<WebhookAttemptsTable, 'delivery_id' | 'endpoint_id'>;
 
 /** Attempts listed per delivery, newest last. */
 const ATTEMPTS_PER_DELIVERY = 20;
