@@ -103,14 +103,14 @@ export class SnapshotService {
       });
     } catch (error) {
       if (!(error instanceof DeprovisionHold)) throw error;
-      return this.hold(run, error.summary);
+      return this.settle(run, 'held', { held: error.summary }, null);
     }
     return syncRunView(await findRun(this.database.db, run.id));
   }
 
   async abort(connectionId: string, snapshotId: string, actor: string): Promise<SyncRunView> {
     const run = await this.runningSnapshot(connectionId, snapshotId);
-    return this.finish(run, 'aborted', actor, { error: 'aborted_by_source' });
+    return this.settle(run, 'aborted', { error: 'aborted_by_source' }, actor);
   }
 
   /** An admin confirms a held run: what it would have removed is removed now, recorded as confirmed. */
@@ -136,25 +136,25 @@ export class SnapshotService {
   async discard(runId: string, actor: string): Promise<SyncRunView> {
     const run = await findRun(this.database.db, runId);
     if (run.status !== 'held') throw snapshotNotHeld(run);
-    return this.finish(run, 'discarded', actor, {});
+    return this.settle(run, 'discarded', {}, actor);
   }
 
-  private async finish(run: SyncRunRow, to: 'aborted' | 'discarded', actor: string, changes: { error?: string }) {
-    return this.database.db.transaction().execute(async (tx) => {
-      const current = await findRun(tx, run.id);
-      const now = this.now().toISOString();
-      const { row, event } = await transitionRun(tx, current, to, { now, ...changes });
-      await appendAudit(tx, { organizationId: run.organization_id, actor, action: `sync_run.${to}`, targetType: 'sync_run', targetId: run.id }, now);
-      const connection = await tx.selectFrom('connections').select(['id', 'type']).where('id', '=', run.connection_id).executeTakeFirstOrThrow();
-      await appendEvents(tx, run.organization_id, [event], sourceOf(connection, run.id), now, this.database.capabilities);
-      return syncRunView(row);
-    });
-  }
-
-  private async hold(run: SyncRunRow, summary: JsonObject): Promise<SyncRunView> {
+  /**
+   * Moves a run to a status outside a reconciliation and appends its sync event, with an audit entry
+   * when an admin did it — one transaction.
+   */
+  private async settle(
+    run: SyncRunRow,
+    to: 'aborted' | 'discarded' | 'held',
+    changes: { error?: string; held?: JsonObject },
+    actor: string | null,
+  ): Promise<SyncRunView> {
     return this.database.db.transaction().execute(async (tx) => {
       const now = this.now().toISOString();
-      const { row, event } = await transitionRun(tx, await findRun(tx, run.id), 'held', { now, held: summary });
+      const { row, event } = await transitionRun(tx, await findRun(tx, run.id), to, { now, ...changes });
+      if (actor) {
+        await appendAudit(tx, { organizationId: run.organization_id, actor, action: `sync_run.${to}`, targetType: 'sync_run', targetId: run.id }, now);
+      }
       const connection = await tx.selectFrom('connections').select(['id', 'type']).where('id', '=', run.connection_id).executeTakeFirstOrThrow();
       await appendEvents(tx, run.organization_id, [event], sourceOf(connection, run.id), now, this.database.capabilities);
       return syncRunView(row);

@@ -1,5 +1,6 @@
 import type { CanonicalGroup, CanonicalUser } from '../core/model.ts';
 import type { Database, Tx } from './database.ts';
+import { eventLogHead } from './events.repo.ts';
 
 export interface DirectorySnapshot {
   organization_id: string;
@@ -17,10 +18,8 @@ export interface DirectorySnapshot {
  */
 export async function readDirectorySnapshot(database: Database, organizationId: string): Promise<DirectorySnapshot> {
   const read = async (tx: Tx): Promise<DirectorySnapshot> => {
-    const head = await tx
-      .selectFrom('events')
-      .select((eb) => eb.fn.max('position').as('head'))
-      .executeTakeFirst();
+    // The whole log's head: positions are global, and the cursor is followed with an organization filter.
+    const position = await eventLogHead(tx);
     const users = await tx.selectFrom('users').select('data').where('organization_id', '=', organizationId).orderBy('id').execute();
     const groups = await tx.selectFrom('groups').select('data').where('organization_id', '=', organizationId).orderBy('id').execute();
     const memberships = await tx
@@ -32,7 +31,7 @@ export async function readDirectorySnapshot(database: Database, organizationId: 
       .execute();
     return {
       organization_id: organizationId,
-      position: Number(head?.head ?? 0),
+      position,
       users: users.map((u) => JSON.parse(u.data)),
       groups: groups.map((g) => JSON.parse(g.data)),
       memberships,

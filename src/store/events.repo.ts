@@ -1,5 +1,5 @@
 import type { Event } from '../core/model.ts';
-import type { Db } from './database.ts';
+import type { Db, Tx } from './database.ts';
 
 export interface EventQuery {
   /** Global log position to read after (0: from the beginning). */
@@ -36,10 +36,15 @@ export class EventsRepo {
   }
 
   /** Position of the newest event (0 when the log is empty). */
-  async head(organizationId?: string): Promise<number> {
-    let q = this.db.selectFrom('events').select((eb) => eb.fn.max('position').as('head'));
-    if (organizationId !== undefined) q = q.where('organization_id', '=', organizationId);
-    const row = await q.executeTakeFirst();
-    return Number(row?.head ?? 0);
+  head(organizationId?: string): Promise<number> {
+    return eventLogHead(this.db, organizationId);
   }
+}
+
+/** Position of the newest event, of one organization or of the whole log; usable inside a transaction. */
+export async function eventLogHead(db: Db | Tx, organizationId?: string): Promise<number> {
+  let q = db.selectFrom('events').select((eb) => eb.fn.max('position').as('head'));
+  if (organizationId !== undefined) q = q.where('organization_id', '=', organizationId);
+  const row = await q.executeTakeFirst();
+  return Number(row?.head ?? 0);
 }
