@@ -73,3 +73,14 @@ export function transitionEventTypes(from: ConnectionState | null, to: Connectio
 export function stateAfterResume(type: string): ConnectionState {
   return type === 'push' ? 'active' : 'validating';
 }
+
+/** Records (pushed, or pages of a snapshot) are accepted only while a connection is active. */
+export function assertAcceptsRecords(connection: { id: string; state: string }): void {
+  if (connection.state !== 'active') {
+    throw conflictError(
+      'connection_not_active',
+      `Connection '${connection.id}' is ${connection.state}; records are accepted only while it is active.`,
+      { state: connection.state },
+    );
+  }
+}

@@ -1,4 +1,5 @@
-import { DomainError, notFound } from '../core/errors.ts';
+import { assertAcceptsRecords } from '../core/connection-states.ts';
+import { notFound } from '../core/errors.ts';
 import type { ConnectionCategory, ConnectionRef, EventDraft, EventSource } from '../core/model.ts';
 import { effectivePolicy, type Policy, type PolicyInput } from '../core/policy.ts';
 import { appendEvents } from '../events/event-log.ts';
@@ -237,14 +238,7 @@ export class Reconciler {
       .where('deleted_at', deleted ? 'is not' : 'is', null)
       .executeTakeFirst();
     if (!connection) throw notFound('connection', connectionId);
-    if (requireActive && connection.state !== 'active') {
-      throw new DomainError(
-        'connection_not_active',
-        `Connection '${connectionId}' is ${connection.state}; records are accepted only while it is active.`,
-        409,
-        { state: connection.state },
-      );
-    }
+    if (requireActive) assertAcceptsRecords(connection);
     let orgQuery = tx.selectFrom('organizations').select(['id', 'policy']).where('id', '=', connection.organization_id);
     if (this.deps.database.capabilities.concurrentWriters) orgQuery = orgQuery.forUpdate();
     const organization = await orgQuery.executeTakeFirstOrThrow();

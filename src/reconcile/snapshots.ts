@@ -1,3 +1,4 @@
+import { assertAcceptsRecords } from '../core/connection-states.ts';
 import { DomainError, notFound } from '../core/errors.ts';
 import type { EventSource, JsonObject } from '../core/model.ts';
 import { tripsDeprovisionGuard } from '../core/policy.ts';
@@ -213,9 +214,7 @@ async function activeConnection(tx: Tx, connectionId: string) {
     .where('deleted_at', 'is', null)
     .executeTakeFirst();
   if (!connection) throw notFound('connection', connectionId);
-  if (connection.state !== 'active') {
-    throw new DomainError('connection_not_active', `Connection '${connectionId}' is ${connection.state}.`, 409, { state: connection.state });
-  }
+  assertAcceptsRecords(connection);
   return connection;
 }
 
