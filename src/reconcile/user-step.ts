@@ -1,7 +1,7 @@
 import { diffObjects, hasChanges } from '../core/changes.ts';
 import { fingerprint, type ConflictRow } from '../core/conflicts.ts';
 import { deriveUser, managerKey, type Disagreement, type LinkedUserRecord } from '../core/derive-user.ts';
-import type { CanonicalUser, JsonObject, OwnedUserAttribute } from '../core/model.ts';
+import type { CanonicalUser, EventDraft, FieldChanges, JsonObject, OwnedUserAttribute } from '../core/model.ts';
 import { chunks, groupBy, inSlices } from '../store/batching.ts';
 import type { ReconcileContext } from './context.ts';
 import { closeConflicts, openConflict } from './conflict-writer.ts';
@@ -15,7 +15,7 @@ interface UserRow {
 
 /**
  * Re-derives the given canonical users from every record linked to them, writes what changed and
- * queues its events. New users (no row yet) are created. Returns the ids it wrote.
+ * queues its events (then the conflicts the derivation found). New users (no row yet) are created.
  */
 export async function recomputeUsers(ctx: ReconcileContext, userIds: readonly string[]): Promise<void> {
   if (userIds.length === 0) return;
@@ -66,38 +66,46 @@ export async function recomputeUsers(ctx: ReconcileContext, userIds: readonly st
       if (key && !managers.has(key)) unresolved.push({ organization_id: ctx.organization_id, ref_key: key, user_id: userId });
     }
     const changes = before ? diffObjects(before as unknown as JsonObject, after as unknown as JsonObject) : null;
-    if (before && changes && !hasChanges(changes)) {
-      await reconcileConflicts(ctx, userId, derived.disagreements, pins, conflicts.get(userId) ?? []);
-      continue;
-    }
-    const dataJson = JSON.stringify(after);
-    if (before && changes) {
-      const wasInactive = before.state === 'inactive';
-      const isInactive = after.state === 'inactive';
-      const type = !wasInactive && isInactive ? 'user.deactivated' : wasInactive && !isInactive ? 'user.reactivated' : 'user.updated';
-      ctx.counters[type === 'user.deactivated' ? 'users_deactivated' : type === 'user.reactivated' ? 'users_reactivated' : 'users_updated'] += 1;
-      ctx.events.push({ type, data: after as unknown as JsonObject, changes, data_json: dataJson });
-    } else {
-      ctx.counters.users_created += 1;
-      ctx.events.push({ type: 'user.created', data: after as unknown as JsonObject, changes: null, data_json: dataJson });
+    if (!changes || hasChanges(changes)) {
+      const dataJson = JSON.stringify(after);
+      ctx.events.push({ ...userEvent(ctx, before, after, changes), data_json: dataJson });
+      writes.push({
+        id: userId,
+        organization_id: ctx.organization_id,
+        state: after.state,
+        email: after.email?.toLowerCase() ?? null,
+        employee_id: after.employee_id,
+        data: dataJson,
+        pins: row?.pins ?? '{}',
+        created_at: after.created_at,
+        updated_at: after.updated_at,
+      });
     }
     await reconcileConflicts(ctx, userId, derived.disagreements, pins, conflicts.get(userId) ?? []);
-    writes.push({
-      id: userId,
-      organization_id: ctx.organization_id,
-      state: after.state,
-      email: after.email?.toLowerCase() ?? null,
-      employee_id: after.employee_id,
-      data: dataJson,
-      pins: row?.pins ?? '{}',
-      created_at: after.created_at,
-      updated_at: after.updated_at,
-    });
   }
 
   await writeUsers(ctx, writes);
   // New users have no earlier unresolved references to clear.
   await replaceUnresolved(ctx, [...current.keys()], unresolved);
+}
+
+/** The event for a new or changed user: deactivation and reactivation are their own types. Counts it. */
+function userEvent(ctx: ReconcileContext, before: CanonicalUser | null, after: CanonicalUser, changes: FieldChanges | null): EventDraft {
+  const data = after as unknown as JsonObject;
+  if (!before) {
+    ctx.counters.users_created += 1;
+    return { type: 'user.created', data, changes: null };
+  }
+  if (before.state !== 'inactive' && after.state === 'inactive') {
+    ctx.counters.users_deactivated += 1;
+    return { type: 'user.deactivated', data, changes };
+  }
+  if (before.state === 'inactive' && after.state !== 'inactive') {
+    ctx.counters.users_reactivated += 1;
+    return { type: 'user.reactivated', data, changes };
+  }
+  ctx.counters.users_updated += 1;
+  return { type: 'user.updated', data, changes };
 }
 
 export async function writeUsers(ctx: ReconcileContext, writes: Array<Record<string, string | null>>): Promise<void> {
