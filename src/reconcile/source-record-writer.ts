@@ -115,10 +115,7 @@ function noteChange(
 ): void {
   if (record.kind === 'user') changes.users.push({ external_id: record.external_id, attributes: normalized, tombstoned, revived });
   else if (record.kind === 'group') changes.groups.push({ external_id: record.external_id, attributes: normalized, tombstoned });
-  else {
-    const [group_external_id, user_external_id] = JSON.parse(record.external_id) as [string, string];
-    changes.memberships.push({ group_external_id, user_external_id, tombstoned });
-  }
+  else if (record.kind === 'membership') changes.memberships.push({ group_external_id: record.group_external_id, user_external_id: record.user_external_id, tombstoned });
 }
 
 async function loadStoredState(ctx: ReconcileContext, records: IncomingRecord[]): Promise<Map<string, StoredState>> {
