@@ -52,12 +52,21 @@ export interface DeriveContext {
   today: string;
 }
 
+/**
+ * Keys naming a person the way records refer to them: by a connection's record id, or by an identifier.
+ * Manager references and the index of unresolved references both use them.
+ */
+export const referenceKey = {
+  external: (connectionId: string, externalId: string) => `ext:${connectionId}:${externalId}`,
+  identifier: (kind: 'employee_id' | 'email', value: string) => `${kind}:${value}`,
+};
+
 export function managerKey(record: Pick<LinkedUserRecord, 'connection' | 'attributes'>): string | null {
   const ref = record.attributes.manager;
   if (!ref) return null;
-  if (ref.external_id) return `ext:${record.connection.id}:${ref.external_id}`;
-  if (ref.employee_id) return `employee_id:${ref.employee_id}`;
-  if (ref.email) return `email:${ref.email.trim().toLowerCase()}`;
+  if (ref.external_id) return referenceKey.external(record.connection.id, ref.external_id);
+  if (ref.employee_id) return referenceKey.identifier('employee_id', ref.employee_id);
+  if (ref.email) return referenceKey.identifier('email', ref.email.trim().toLowerCase());
   return null;
 }
 

@@ -1,5 +1,5 @@
 import { fingerprint, type ConflictRow } from '../core/conflicts.ts';
-import { userEmails } from '../core/derive-user.ts';
+import { referenceKey, userEmails } from '../core/derive-user.ts';
 import { decideIdentity, type IdentityIndex } from '../core/identity-join.ts';
 import { newId } from '../core/ids.ts';
 import type { NormalizedUser } from '../core/model.ts';
@@ -71,10 +71,10 @@ export async function linkUserRecords(ctx: ReconcileContext, changed: readonly C
   await replaceIdentifiers(ctx, changed, owners, previouslyLinked);
   await recordAmbiguity(ctx, changed, ambiguous, owners);
 
-  const newReferenceKeys = newLinks.map((l) => `ext:${ctx.connection.id}:${l.external_id}`);
+  const newReferenceKeys = newLinks.map((l) => referenceKey.external(ctx.connection.id, l.external_id));
   for (const record of changed) {
     if (!owners.has(record.external_id) || record.tombstoned) continue;
-    for (const id of identifiersOf(record.attributes)) newReferenceKeys.push(`${id.kind}:${id.value}`);
+    for (const id of identifiersOf(record.attributes)) newReferenceKeys.push(referenceKey.identifier(id.kind, id.value));
   }
   return { owners, newLinks, newUserIds, newReferenceKeys };
 }

@@ -1,6 +1,6 @@
 import { diffObjects, hasChanges } from '../core/changes.ts';
 import { fingerprint, type ConflictRow } from '../core/conflicts.ts';
-import { deriveUser, managerKey, type Disagreement, type LinkedUserRecord } from '../core/derive-user.ts';
+import { deriveUser, managerKey, referenceKey, type Disagreement, type LinkedUserRecord } from '../core/derive-user.ts';
 import type { CanonicalUser, EventDraft, FieldChanges, JsonObject, OwnedUserAttribute } from '../core/model.ts';
 import { chunks, groupBy, inSlices } from '../store/batching.ts';
 import type { ReconcileContext } from './context.ts';
@@ -173,7 +173,7 @@ async function resolveManagers(ctx: ReconcileContext, records: readonly LinkedUs
 
   for (const kind of ['employee_id', 'email'] as const) {
     const values = keys.filter((k) => k.startsWith(`${kind}:`)).map((k) => k.slice(kind.length + 1));
-    for (const row of await usersWithIdentifiers(ctx, kind, values)) add(`${kind}:${row.value}`, row.user_id);
+    for (const row of await usersWithIdentifiers(ctx, kind, values)) add(referenceKey.identifier(kind, row.value), row.user_id);
   }
   const external = keys.filter((k) => k.startsWith('ext:'));
   const split = external.map((key) => {
@@ -182,7 +182,7 @@ async function resolveManagers(ctx: ReconcileContext, records: readonly LinkedUs
   });
   for (const [connectionId, refs] of groupBy(split, (r) => r.connectionId)) {
     const links = await linkedCanonicalIds(ctx, connectionId, 'user', refs.map((r) => r.externalId));
-    for (const [externalId, userId] of links) add(`ext:${connectionId}:${externalId}`, userId);
+    for (const [externalId, userId] of links) add(referenceKey.external(connectionId, externalId), userId);
   }
   for (const [key, users] of candidates) if (users.size === 1) resolved.set(key, [...users][0]!);
   return resolved;
