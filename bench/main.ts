@@ -6,10 +6,10 @@
  * Phases: the floor (the same pages bulk-inserted raw into a plain table), the initial load into an
  * empty store, an unchanged re-apply, and a re-apply with 1% of users changed.
  *
- *   npm run bench -- [--only reconcile|webhooks] [--engine sqlite|postgres|all] [--users N] [--postgres-url URL]
+ *   npm run bench -- [--only reconcile|webhooks|scim] [--engine sqlite|postgres|all] [--users N] [--postgres-url URL]
  *
- * Then (unless `--only reconcile`) the webhook delivery benchmark of bench/webhooks.ts, on SQLite unless an
- * engine is named.
+ * Then (unless another `--only` is given) the webhook delivery benchmark of bench/webhooks.ts, on SQLite unless an
+ * engine is named, and the SCIM server benchmark of bench/scim.ts (a Roster process on SQLite under HTTP load).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ import { createFloorTable, dropFloorTable, insertFloorPage } from './floor.ts';
 import { formatTable, phaseLabel, targetsFor, verdicts, type PhaseResult } from './report.ts';
 import { RssSampler } from './rss-sampler.ts';
 import { SyntheticDirectory, type SnapshotVariant } from './synthetic-directory.ts';
+import { runScimBenchmark } from './scim.ts';
 import { runWebhookBenchmark } from './webhooks.ts';
 
 const PAGE_SIZE = 5000;
@@ -190,11 +191,13 @@ function runEngineInChild(engine: Engine): Promise<PhaseResult[]> {
 }
 
 const only = flags.only;
-if (only !== undefined && only !== 'reconcile' && only !== 'webhooks') throw new Error(`--only must be reconcile or webhooks, got '${only}'`);
+const BENCHMARKS = ['reconcile', 'webhooks', 'scim'];
+if (only !== undefined && !BENCHMARKS.includes(only)) throw new Error(`--only must be one of ${BENCHMARKS.join(', ')}, got '${only}'`);
+const runs = (name: string) => only === undefined || only === name;
 
 const directory = new SyntheticDirectory({ users });
 const targets = targetsFor(users);
-if (only === 'webhooks') {
+if (!runs('reconcile')) {
   // Reconciliation skipped.
 } else if (engineFlag === 'all') {
   console.log(
@@ -221,7 +224,7 @@ if (only === 'webhooks') {
   }
 }
 
-if (only !== 'reconcile' && !flags['json-out']) {
+if (runs('webhooks') && !flags['json-out']) {
   console.log('\nWebhook delivery: 50,000 events to a loopback receiver that verifies every signature');
   await runWebhookBenchmark({
     engine: engineFlag === 'all' ? 'sqlite' : (engineFlag as Engine),
@@ -230,4 +233,9 @@ if (only !== 'reconcile' && !flags['json-out']) {
     rate: 4000,
     postgresUrl: flags['postgres-url']!,
   });
+}
+
+if (runs('scim') && !flags['json-out']) {
+  console.log(`\nSCIM server: ${users.toLocaleString('en-US')} users in one connection on SQLite, 20 concurrent HTTP connections`);
+  await runScimBenchmark({ users, groups: 1000, seconds: 10, connections: 20 });
 }

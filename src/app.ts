@@ -21,6 +21,11 @@ import { createAesGcmSecretBox, loadOrCreateSecretKey } from './security/secret-
 import { UrlGuard } from './security/url-guard.ts';
 import { WebhookEndpointsRepo } from './store/webhook-endpoints.repo.ts';
 import { registerIngestRoutes } from './http/routes/ingest.routes.ts';
+import { registerScimRoutes } from './http/scim/scim.routes.ts';
+import { ScimReads } from './scim/scim-reads.ts';
+import { ScimWrites } from './scim/scim-writes.ts';
+import { ScimResourcesRepo } from './store/scim-resources.repo.ts';
+import { ScimTokensRepo } from './store/scim-tokens.repo.ts';
 import { registerSyncRunRoutes } from './http/routes/sync-runs.routes.ts';
 import { ConflictResolver } from './reconcile/conflict-resolution.ts';
 import { purgeExpiredEvents } from './events/retention.ts';
@@ -109,6 +114,21 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
     const server = await createServer({ bodyLimitBytes: config.bodyLimitBytes, logger, metrics, version: VERSION });
     registerSystemRoutes(server, { database, metrics });
 
+    // Where clients reach this instance: configured, or learnt from the port it listens on once started.
+    let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
+    const scimBaseUrl = (connectionId: string) => `${publicUrl}/scim/v2/${connectionId}`;
+    const scimTokens = new ScimTokensRepo(database.db);
+    const scimResources = new ScimResourcesRepo(database.db);
+
+    // SCIM: each connection's own service provider, authenticated by that connection's token, not an API key.
+    registerScimRoutes(server, {
+      tokens: scimTokens,
+      reads: new ScimReads(scimResources, scimBaseUrl),
+      writes: new ScimWrites({ reconciler, resources: scimResources, clock }),
+      baseUrl: scimBaseUrl,
+      bodyLimitBytes: config.bodyLimitBytes,
+    });
+
     // Everything under /v1 needs an API key. The hook lives in this encapsulated scope only, so the system
     // routes above stay public.
     server.register(async (scope) => {
@@ -118,6 +138,8 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       registerOrganizationRoutes(api, { organizations, clock, rederiveOrganization: (id) => reconciler.rederiveOrganization(id) });
       registerConnectionRoutes(api, {
         connections,
+        scimTokens,
+        scimBaseUrl,
         organizations,
         clock,
         detachDeletedConnection: (id) => reconciler.detachDeletedConnection(id),
@@ -171,6 +193,7 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       housekeeping,
       start: async () => {
         const address = await server.listen({ port: config.port, host: config.host });
+        if (config.publicUrl === undefined) publicUrl = `http://localhost:${new URL(address).port}`;
         timer = setInterval(housekeeping, HOUSEKEEPING_INTERVAL_MS).unref();
         void housekeeping();
         deliveryWorker.start();

@@ -7,6 +7,11 @@ import { z } from 'zod';
 export interface Config {
   port: number;
   host: string;
+  /**
+   * Where clients reach this Roster; SCIM base URLs and resource locations are built on it. Unset:
+   * `http://localhost:<port it listens on>`.
+   */
+  publicUrl: string | undefined;
   dataDir: string;
   /** PostgreSQL when set; the embedded SQLite file under `dataDir` otherwise. */
   databaseUrl: string | undefined;
@@ -75,6 +80,12 @@ const integer = (min: number, max: number) =>
 const envSchema = z.object({
   PORT: optional(integer(0, 65_535)).default(8080),
   HOST: optional(z.string().min(1)).default('0.0.0.0'),
+  ROSTER_PUBLIC_URL: optional(
+    z
+      .string()
+      .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'must be an http:// or https:// URL without query or fragment')
+      .transform((url) => url.replace(/\/+$/, '')),
+  ),
   ROSTER_DATA_DIR: optional(z.string().min(1)).default('./data'),
   ROSTER_DATABASE_URL: optional(
     z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
@@ -133,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: e.PORT,
     host: e.HOST,
+    publicUrl: e.ROSTER_PUBLIC_URL,
     dataDir: e.ROSTER_DATA_DIR,
     databaseUrl: e.ROSTER_DATABASE_URL,
     apiKey: e.ROSTER_API_KEY,

@@ -66,12 +66,15 @@ export function transitionEventTypes(from: ConnectionState | null, to: Connectio
   return types;
 }
 
+/** Connection types that sources push into (the ingest API, a SCIM endpoint): Roster holds no credentials of theirs. */
+const PUSHED_TYPES = new Set(['push', 'scim']);
+
 /**
- * Where `resume` takes a paused connection: a push connection has no credentials to check and is active
- * at once; a pull connection re-validates its credentials first, since they may have changed while paused.
+ * Where `resume` takes a paused connection: a pushed-into connection has no credentials to check and is
+ * active at once; a pull connection re-validates its credentials first, since they may have changed while paused.
  */
 export function stateAfterResume(type: string): ConnectionState {
-  return type === 'push' ? 'active' : 'validating';
+  return PUSHED_TYPES.has(type) ? 'active' : 'validating';
 }
 
 /** Records (pushed, or pages of a snapshot) are accepted only while a connection is active. */

@@ -15,6 +15,7 @@ export const ID_PREFIXES = {
   webhookDelivery: 'whd',
   webhookAttempt: 'wha',
   webhookMessage: 'msg',
+  scimResource: 'scim',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

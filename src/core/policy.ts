@@ -46,6 +46,33 @@ export const deprovisionGuardSchema = z.strictObject({
   min_count: z.number().int().min(0),
 });
 
+/**
+ * The organization's own SCIM schema extension for users: IdPs that push SCIM may send these attributes
+ * under the extension's URN, and they become the user's custom attributes (same names).
+ */
+export const scimExtensionSchema = z.strictObject({
+  id: z
+    .string()
+    .max(300)
+    .regex(/^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[A-Za-z0-9()+,\-.:=@;$_!*']+$/, 'must be a URN, e.g. urn:ietf:params:scim:schemas:extension:acme:2.0:User')
+    .refine((id) => !/^urn:ietf:params:scim:(schemas:core|schemas:extension:enterprise|api):/i.test(id), 'must not reuse a standard SCIM schema URN'),
+  name: z.string().min(1).max(200).default('CustomUser'),
+  attributes: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,99}$/, 'must be an attribute name (a letter, then letters, digits, _ or -)'),
+        type: z.enum(['string', 'boolean', 'integer', 'decimal', 'dateTime', 'reference']).default('string'),
+        multi_valued: z.boolean().default(false),
+        case_exact: z.boolean().default(false),
+        description: z.string().max(1000).default(''),
+      }),
+    )
+    .min(1)
+    .max(200)
+    .refine((attributes) => new Set(attributes.map((a) => a.name.toLowerCase())).size === attributes.length, 'attribute names must be unique (case-insensitively)'),
+});
+export type ScimExtensionPolicy = z.infer<typeof scimExtensionSchema>;
+
 const attributeName = z.enum(OWNED_USER_ATTRIBUTES);
 
 export const policyInputSchema = z.strictObject({
@@ -59,6 +86,7 @@ export const policyInputSchema = z.strictObject({
   custom_attributes: z
     .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,99}$/, 'must be an identifier'), customAttributeRuleSchema)
     .optional(),
+  scim_extension: scimExtensionSchema.nullable().optional(),
 });
 export type PolicyInput = z.infer<typeof policyInputSchema>;
 
@@ -70,6 +98,7 @@ export interface Policy {
   pending_until_start_date: boolean;
   role_rules: RoleRule[];
   custom_attributes: Record<string, CustomAttributeRule>;
+  scim_extension: ScimExtensionPolicy | null;
 }
 
 const hrisFirst: OwnershipRule = { owners: ['hris'], fallback: ['idp', 'directory', 'file'] };
@@ -99,6 +128,7 @@ export const DEFAULT_POLICY: Policy = {
   pending_until_start_date: true,
   role_rules: [],
   custom_attributes: {},
+  scim_extension: null,
 };
 
 export function effectivePolicy(input: PolicyInput | undefined): Policy {
@@ -111,6 +141,7 @@ export function effectivePolicy(input: PolicyInput | undefined): Policy {
     pending_until_start_date: p.pending_until_start_date ?? DEFAULT_POLICY.pending_until_start_date,
     role_rules: p.role_rules ?? [],
     custom_attributes: p.custom_attributes ?? {},
+    scim_extension: p.scim_extension ?? null,
   };
 }
 

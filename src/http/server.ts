@@ -61,6 +61,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyZodIn
     // Keep-alive sockets that are idle are closed on shutdown; busy ones finish their request first.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // SCIM clients do not agree on the case of resource paths (Microsoft's suite sends `/users`).
+    // and not on a trailing slash (`/Users/?filter=…`).
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
   }).withTypeProvider() as unknown as FastifyZodInstance;
 
   server.setValidatorCompiler(validatorCompiler);

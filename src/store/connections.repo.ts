@@ -74,7 +74,13 @@ export class ConnectionsRepo {
     return rows.map(toRecord);
   }
 
-  async create(input: NewConnection, audited: AuditedBy, now: string): Promise<ConnectionRecord> {
+  /** Creates a connection; `within` runs in the same transaction (a SCIM connection's token is issued there). */
+  async create(
+    input: NewConnection,
+    audited: AuditedBy,
+    now: string,
+    within?: (tx: Tx, record: ConnectionRecord) => Promise<void>,
+  ): Promise<ConnectionRecord> {
     const row: ConnectionsTable = {
       id: newId('connection'),
       organization_id: input.organizationId,
@@ -92,6 +98,7 @@ export class ConnectionsRepo {
     const drafts = transitionEventTypes(null, input.state).map((type) => draft(type, record, { state: { from: null, to: input.state } }));
     const events = await this.db.transaction().execute(async (tx) => {
       await tx.insertInto('connections').values(row).execute();
+      await within?.(tx, record);
       const written = await this.append(tx, record, drafts, now);
       await this.audit(tx, record, audited, { name: record.name, type: record.type, category: record.category }, now);
       return written;

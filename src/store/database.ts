@@ -106,7 +106,7 @@ export function openPostgres(options: PostgresOptions): Database {
     description: `postgres${options.schema ? `(schema ${options.schema})` : ''}`,
     schema: options.schema,
     refreshStatistics: async () => {
-      await sql`analyze source_records, snapshot_records, identity_links, user_identifiers, users, groups, memberships, conflicts, unresolved_references`.execute(db);
+      await sql`analyze source_records, scim_index, snapshot_records, identity_links, user_identifiers, users, groups, memberships, conflicts, unresolved_references`.execute(db);
     },
     close: () => db.destroy(),
   };

@@ -227,6 +227,24 @@ export interface WebhookAttemptsTable {
   error: string | null;
 }
 
+/** The SHA-256 of a SCIM connection's bearer token; the token itself is shown once. */
+export interface ScimTokensTable {
+  connection_id: string;
+  organization_id: string;
+  token_hash: string;
+  created_at: string;
+}
+
+/** One lookup key of a live SCIM resource: `(attribute, value)` → resource id. */
+export interface ScimIndexTable {
+  organization_id: string;
+  connection_id: string;
+  resource_type: string;
+  attribute: string;
+  value_key: string;
+  resource_id: string;
+}
+
 export interface Schema {
   organizations: OrganizationsTable;
   connections: ConnectionsTable;
@@ -247,4 +265,6 @@ export interface Schema {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_queues: WebhookQueuesTable;
   webhook_attempts: WebhookAttemptsTable;
+  scim_tokens: ScimTokensTable;
+  scim_index: ScimIndexTable;
 }

@@ -5,6 +5,7 @@ import { conflictError, notFound } from '../../core/errors.ts';
 import { CONNECTION_CATEGORIES, type JsonObject } from '../../core/model.ts';
 import type { ConnectionRecord, ConnectionsRepo } from '../../store/connections.repo.ts';
 import type { OrganizationsRepo } from '../../store/organizations.repo.ts';
+import type { ScimTokensRepo } from '../../store/scim-tokens.repo.ts';
 import { assertCanAccessOrganization, scopeOrganizationFilter, visibleOr404 } from '../auth.ts';
 import { errorResponses } from '../errors.ts';
 import { pageParams, pageSchema, paginationQuery, toPage } from '../pagination.ts';
@@ -13,6 +14,9 @@ import type { FastifyZodInstance } from '../types.ts';
 
 export interface ConnectionRoutesDeps {
   connections: ConnectionsRepo;
+  scimTokens: ScimTokensRepo;
+  /** The SCIM base URL of a connection. */
+  scimBaseUrl: (connectionId: string) => string;
   /** Re-derives the people a deleted connection spoke for. */
   detachDeletedConnection: (connectionId: string) => Promise<unknown>;
   organizations: OrganizationsRepo;
@@ -44,13 +48,32 @@ const createConnectionBody = z.discriminatedUnion('type', [
       config: jsonObjectSchema.optional(),
     })
     .meta({ id: 'CreatePushConnection' }),
+  z
+    .strictObject({
+      type: z.literal('scim').describe('An IdP provisions users and groups into its own SCIM 2.0 endpoint.'),
+      name: nameSchema,
+      category: z.enum(CONNECTION_CATEGORIES).default('idp').describe('What kind of system pushes; default idp.'),
+      config: jsonObjectSchema.optional(),
+    })
+    .meta({ id: 'CreateScimConnection' }),
 ]);
+
+const scimCredentialsSchema = z
+  .object({
+    base_url: z.string().describe('The SCIM base URL to enter in the IdP (`…/scim/v2/{connection_id}`).'),
+    token: z.string().describe('The bearer token to enter in the IdP. Shown once: only its hash is stored.'),
+  })
+  .meta({ id: 'ScimCredentials' });
+
+const createdConnectionSchema = connectionSchema
+  .extend({ scim: scimCredentialsSchema.optional().describe('SCIM connections: where the IdP provisions, and its token.') })
+  .meta({ id: 'CreatedConnection' });
 
 const params = idParams('connection', 'conn_01j…');
 const organizationParams = idParams('organization', 'org_01j…');
 
 export function registerConnectionRoutes(app: FastifyZodInstance, deps: ConnectionRoutesDeps): void {
-  const { connections, organizations, clock, detachDeletedConnection } = deps;
+  const { connections, organizations, clock, detachDeletedConnection, scimTokens, scimBaseUrl } = deps;
   const now = () => clock().toISOString();
 
   app.post('/v1/organizations/:id/connections', {
@@ -59,19 +82,43 @@ export function registerConnectionRoutes(app: FastifyZodInstance, deps: Connecti
       summary: 'Create a connection',
       params: organizationParams,
       body: createConnectionBody,
-      response: { 201: connectionSchema, ...errorResponses(400, 401, 404, 413, 415) },
+      response: { 201: createdConnectionSchema, ...errorResponses(400, 401, 404, 413, 415) },
     },
     handler: async (request, reply) => {
       const organizationId = request.params.id;
       assertCanAccessOrganization(request.principal, organizationId);
       if (!(await organizations.exists(organizationId))) throw notFound('organization', organizationId);
       const body = request.body;
+      let token: string | undefined;
       const created = await connections.create(
         { organizationId, type: body.type, category: body.category, name: body.name, config: (body.config ?? {}) as JsonObject, state: 'active' },
         { actor: request.principal.keyId, action: 'connection.created' },
         now(),
+        body.type === 'scim' ? async (tx, record) => void (token = await scimTokens.issue(tx, record, now())) : undefined,
       );
-      return reply.code(201).send(created);
+      const scim = token === undefined ? undefined : { base_url: scimBaseUrl(created.id), token };
+      return reply.code(201).send({ ...created, ...(scim ? { scim } : {}) });
+    },
+  });
+
+  app.post('/v1/connections/:id/scim-token', {
+    schema: {
+      tags: ['connections'],
+      summary: 'Rotate the SCIM token of a SCIM connection: the new token is answered once, the old one stops working at once',
+      params,
+      response: { 200: scimCredentialsSchema, ...errorResponses(401, 404, 409) },
+    },
+    handler: async (request) => {
+      const { id } = request.params;
+      const connection = visibleOr404(request.principal, await connections.get(id), 'connection', id);
+      if (connection.type !== 'scim') {
+        throw conflictError('not_a_scim_connection', `Connection '${id}' is a ${connection.type} connection; only SCIM connections have a SCIM token.`, {
+          connection_id: id,
+          type: connection.type,
+        });
+      }
+      const token = await scimTokens.rotate(connection, { actor: request.principal.keyId, action: 'connection.scim_token_rotated' }, now());
+      return { base_url: scimBaseUrl(id), token };
     },
   });
 

@@ -1,0 +1,256 @@
+import type { JsonObject } from '../core/model.ts';
+import { inSlices } from './batching.ts';
+import type { Db, Tx } from './database.ts';
+
+/**
+ * What a SCIM connection serves back to its IdP: its own source records (the raw payload is the SCIM
+ * resource as the IdP set it), found through the narrow `scim_index` of lookup keys. Only live resources
+ * are indexed, so the index is also the list of what exists.
+ */
+export type ScimResourceType = 'User' | 'Group';
+
+/** One lookup key of a resource: `username`, `externalid`, `emails.value`, `displayname` or `id`. */
+export interface ScimIndexEntry {
+  attribute: string;
+  value_key: string;
+}
+
+export interface StoredMember {
+  group_id: string;
+  member_id: string;
+  /** The member object as the IdP sent it (`display`, `type`), without its `value`. */
+  raw: JsonObject;
+}
+
+const KIND: Record<ScimResourceType, 'user' | 'group'> = { User: 'user', Group: 'group' };
+
+type Executor = Db | Tx;
+
+export class ScimResourcesRepo {
+  constructor(private readonly db: Db) {}
+
+  /** A live resource's stored body, or undefined. */
+  async get(connectionId: string, type: ScimResourceType, id: string, executor: Executor = this.db): Promise<JsonObject | undefined> {
+    const row = await executor
+      .selectFrom('source_records')
+      .select('raw')
+      .where('connection_id', '=', connectionId)
+      .where('kind', '=', KIND[type])
+      .where('external_id', '=', id)
+      .where('tombstoned_at', 'is', null)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.raw) as JsonObject) : undefined;
+  }
+
+  /** Live resources by id, in the order of `ids` (missing ones skipped). */
+  async getMany(connectionId: string, type: ScimResourceType, ids: readonly string[]): Promise<JsonObject[]> {
+    const rows = await inSlices(ids, (slice) =>
+      this.db
+        .selectFrom('source_records')
+        .select(['external_id', 'raw'])
+        .where('connection_id', '=', connectionId)
+        .where('kind', '=', KIND[type])
+        .where('external_id', 'in', slice)
+        .where('tombstoned_at', 'is', null)
+        .execute(),
+    );
+    const byId = new Map(rows.map((r) => [r.external_id, JSON.parse(r.raw) as JsonObject]));
+    return ids.flatMap((id) => {
+      const resource = byId.get(id);
+      return resource ? [resource] : [];
+    });
+  }
+
+  /** How many live resources of a type the connection has. */
+  async count(connectionId: string, type: ScimResourceType): Promise<number> {
+    const row = await this.db
+      .selectFrom('scim_index')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('connection_id', '=', connectionId)
+      .where('resource_type', '=', type)
+      .where('attribute', '=', 'id')
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Ids of live resources in the order of a lookup key (`id`: creation order), one page at an offset. */
+  async pageIds(connectionId: string, type: ScimResourceType, orderBy: string, offset: number, limit: number, descending = false): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('scim_index')
+      .select('resource_id')
+      .where('connection_id', '=', connectionId)
+      .where('resource_type', '=', type)
+      .where('attribute', '=', orderBy)
+      .orderBy('value_key', descending ? 'desc' : 'asc')
+      .orderBy('resource_id', descending ? 'desc' : 'asc')
+      .offset(offset)
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.resource_id);
+  }
+
+  /** Ids of resources whose key equals `valueKey`, or starts with it when `prefix` is set. */
+  async findIds(
+    connectionId: string,
+    type: ScimResourceType,
+    attribute: string,
+    valueKey: string,
+    options: { prefix?: boolean; executor?: Executor } = {},
+  ): Promise<string[]> {
+    let query = (options.executor ?? this.db)
+      .selectFrom('scim_index')
+      .select('resource_id')
+      .distinct()
+      .where('connection_id', '=', connectionId)
+      .where('resource_type', '=', type)
+      .where('attribute', '=', attribute);
+    // A prefix range rather than LIKE: no escaping, and an index range on both engines. The upper bound is the
+    // prefix followed by the highest code point, so every extension of the prefix sorts inside the range.
+    query = options.prefix
+      ? query.where('value_key', '>=', valueKey).where('value_key', '<', `${valueKey}\u{10FFFF}`)
+      : query.where('value_key', '=', valueKey);
+    const rows = await query.execute();
+    return rows.map((r) => r.resource_id);
+  }
+
+  /** Which of these ids are live resources of the connection, and of which type. */
+  async resourceTypesOf(tx: Tx, connectionId: string, ids: readonly string[]): Promise<Map<string, ScimResourceType>> {
+    const rows = await inSlices(ids, (slice) =>
+      tx
+        .selectFrom('scim_index')
+        .select(['resource_id', 'resource_type'])
+        .where('connection_id', '=', connectionId)
+        .where('attribute', '=', 'id')
+        .where('value_key', 'in', slice)
+        .execute(),
+    );
+    return new Map(rows.map((r) => [r.resource_id, r.resource_type as ScimResourceType]));
+  }
+
+  /** Every live resource, in id order, a batch at a time (filters the index cannot answer). */
+  async *scan(connectionId: string, type: ScimResourceType, batchSize = 1000): AsyncGenerator<JsonObject[]> {
+    let after = '';
+    for (;;) {
+      const rows = await this.db
+        .selectFrom('source_records')
+        .select(['external_id', 'raw'])
+        .where('connection_id', '=', connectionId)
+        .where('kind', '=', KIND[type])
+        .where('external_id', '>', after)
+        .where('tombstoned_at', 'is', null)
+        .orderBy('external_id')
+        .limit(batchSize)
+        .execute();
+      if (rows.length === 0) return;
+      yield rows.map((r) => JSON.parse(r.raw) as JsonObject);
+      after = rows[rows.length - 1]!.external_id;
+    }
+  }
+
+  /** Replaces a resource's lookup keys (an empty list removes the resource from the index). */
+  async writeIndex(tx: Tx, scope: { organizationId: string; connectionId: string }, type: ScimResourceType, id: string, entries: ScimIndexEntry[]) {
+    await tx
+      .deleteFrom('scim_index')
+      .where('connection_id', '=', scope.connectionId)
+      .where('resource_type', '=', type)
+      .where('resource_id', '=', id)
+      .execute();
+    if (entries.length === 0) return;
+    const unique = new Map(entries.map((e) => [`${e.attribute}\u0000${e.value_key}`, e]));
+    await tx
+      .insertInto('scim_index')
+      .values(
+        [...unique.values()].map((e) => ({
+          organization_id: scope.organizationId,
+          connection_id: scope.connectionId,
+          resource_type: type,
+          attribute: e.attribute,
+          value_key: e.value_key,
+          resource_id: id,
+        })),
+      )
+      .execute();
+  }
+
+  /** The live members of groups, by group id, in member id order. */
+  async members(connectionId: string, groupIds: readonly string[], executor: Executor = this.db): Promise<Map<string, StoredMember[]>> {
+    const rows = await inSlices(groupIds, (slice) =>
+      executor
+        .selectFrom('source_records')
+        .select(['group_external_id', 'user_external_id', 'raw'])
+        .where('connection_id', '=', connectionId)
+        .where('kind', '=', 'membership')
+        .where('group_external_id', 'in', slice)
+        .where('tombstoned_at', 'is', null)
+        .orderBy('user_external_id')
+        .execute(),
+    );
+    const out = new Map<string, StoredMember[]>(groupIds.map((id) => [id, []]));
+    for (const row of rows) {
+      out.get(row.group_external_id!)?.push({ group_id: row.group_external_id!, member_id: row.user_external_id!, raw: parseObject(row.raw) });
+    }
+    return out;
+  }
+
+  /** Which of these member ids are already live members of a group (an add that changes nothing writes nothing). */
+  async memberIdsOf(tx: Tx, connectionId: string, groupId: string, memberIds: readonly string[]): Promise<Set<string>> {
+    const rows = await inSlices(memberIds, (slice) =>
+      tx
+        .selectFrom('source_records')
+        .select('user_external_id')
+        .where('connection_id', '=', connectionId)
+        .where('kind', '=', 'membership')
+        .where('group_external_id', '=', groupId)
+        .where('user_external_id', 'in', slice)
+        .where('tombstoned_at', 'is', null)
+        .execute(),
+    );
+    return new Set(rows.map((r) => r.user_external_id!));
+  }
+
+  /** The live groups each user is a direct member of, with the group's displayName. */
+  async groupsOf(connectionId: string, userIds: readonly string[]): Promise<Map<string, Array<{ id: string; displayName: string }>>> {
+    const rows = await inSlices(userIds, (slice) =>
+      this.db
+        .selectFrom('source_records as m')
+        .innerJoin('source_records as g', (join) =>
+          join
+            .onRef('g.connection_id', '=', 'm.connection_id')
+            .on('g.kind', '=', 'group')
+            .onRef('g.external_id', '=', 'm.group_external_id'),
+        )
+        .select(['m.user_external_id', 'm.group_external_id', 'g.normalized'])
+        .where('m.connection_id', '=', connectionId)
+        .where('m.kind', '=', 'membership')
+        .where('m.user_external_id', 'in', slice)
+        .where('m.tombstoned_at', 'is', null)
+        .where('g.tombstoned_at', 'is', null)
+        .orderBy('m.group_external_id')
+        .execute(),
+    );
+    const out = new Map<string, Array<{ id: string; displayName: string }>>(userIds.map((id) => [id, []]));
+    for (const row of rows) {
+      const name = (JSON.parse(row.normalized) as { name?: string }).name ?? '';
+      out.get(row.user_external_id!)?.push({ id: row.group_external_id!, displayName: name });
+    }
+    return out;
+  }
+
+  /** Groups a resource is a live member of, for removing a deleted resource from every group it was in. */
+  async groupIdsOfMember(tx: Tx, connectionId: string, memberId: string): Promise<string[]> {
+    const rows = await tx
+      .selectFrom('source_records')
+      .select('group_external_id')
+      .where('connection_id', '=', connectionId)
+      .where('kind', '=', 'membership')
+      .where('user_external_id', '=', memberId)
+      .where('tombstoned_at', 'is', null)
+      .execute();
+    return rows.map((r) => r.group_external_id!);
+  }
+}
+
+function parseObject(text: string): JsonObject {
+  const value = JSON.parse(text) as unknown;
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as JsonObject) : {};
+}
