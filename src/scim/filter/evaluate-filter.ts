@@ -48,9 +48,9 @@ function resourceScope(resource: JsonObject, schema: ResourceSchema): Scope {
       if (resolved) {
         return { holder: resolved.extension ? member(resource, resolved.schema.id) : resource, definition: resolved.attribute };
       }
-      // Unknown to the schema: an unknown extension's attributes still live under its URN.
-      const foreign = path.schema !== undefined && path.schema.toLowerCase() !== schema.core.id.toLowerCase();
-      return { holder: foreign ? member(resource, path.schema ?? '') : resource, definition: undefined };
+      // Unknown to the schema: the attributes of an extension it does not know still live under their URN.
+      const urn = path.schema?.toLowerCase() === schema.core.id.toLowerCase() ? undefined : path.schema;
+      return { holder: urn === undefined ? resource : member(resource, urn), definition: undefined };
     },
   };
 }

@@ -121,13 +121,19 @@ export class FilterParser {
   /**
    * Whether a `not` ahead is the keyword or an attribute named "not" (scimmy's fixtures have both:
    * `not eq pr`, `not not sw "A"`). It is the keyword when a filter starts after it: a `(` (RFC 7644's
-   * only form), or a word followed by an operator or `[` (the parenthesis-less form clients send).
+   * only form), a word followed by an operator or `[` (the parenthesis-less form clients send), or another
+   * such `not`. Otherwise (`not pr`, `not eq "x"`) it is the name of the attribute being compared.
    */
   private negationAhead(): boolean {
     if (!wordIs(this.peek(), 'not')) return false;
-    const next = this.peek(1);
-    const after = this.peek(2);
-    return next.kind === '(' || (next.kind === 'word' && (after.kind === '[' || isOperatorWord(after)));
+    // A loop rather than recursion over `not not not …`; it stops at the `end` token at the latest.
+    for (let offset = 1; ; offset += 1) {
+      const [token, after] = [this.peek(offset), this.peek(offset + 1)];
+      if (token.kind === '(') return true;
+      if (token.kind !== 'word') return false;
+      if (after.kind === '[' || isOperatorWord(after)) return true;
+      if (!wordIs(token, 'not')) return false;
+    }
   }
 
   private parsePrimary(): Filter {
@@ -225,13 +231,13 @@ export class FilterParser {
       throw this.fail(token.position, `expected an attribute name after the schema URN '${schema}'`);
     }
     const parts = rest.split('.');
+    if (!parts.every((part) => ATTRIBUTE_NAME.test(part))) {
+      throw this.fail(token.position, `'${token.text}' is not an attribute path (names are letters, digits, '_', '-', '$')`);
+    }
     if (parts.length > 2) {
       throw this.fail(token.position, `'${token.text}' has more than one sub-attribute level (at most 'attribute.subAttribute')`);
     }
     const [attribute = '', subAttribute] = parts;
-    if (!parts.every((part) => ATTRIBUTE_NAME.test(part))) {
-      throw this.fail(token.position, `'${token.text}' is not an attribute path (names are letters, digits, '_', '-', '$')`);
-    }
     return {
       ...(schema !== undefined && { schema }),
       attribute,
@@ -239,10 +245,11 @@ export class FilterParser {
     };
   }
 
+  /** The name in a `.subAttribute` word (callers have checked that one is next). */
   private parseSubAttributeName(): string {
-    const token = this.next() as Extract<Token, { kind: 'word' }>;
-    const name = token.text.slice(1);
-    if (!ATTRIBUTE_NAME.test(name)) throw this.fail(token.position, `expected a sub-attribute name after '.', found '${token.text}'`);
+    const token = this.next();
+    const name = token.kind === 'word' ? token.text.slice(1) : '';
+    if (!ATTRIBUTE_NAME.test(name)) throw this.fail(token.position, `expected a sub-attribute name after '.', found ${this.describe(token)}`);
     return name;
   }
 
@@ -292,7 +299,7 @@ export class FilterParser {
   }
 
   private describe(token: Token): string {
-    return token.kind === 'end' ? `the end of the ${this.kind}` : describeToken(token);
+    return describeToken(token, this.kind);
   }
 
   /** The ScimError for a syntax error: `invalidFilter` in a filter, `invalidPath` in a PATCH path. */

@@ -63,11 +63,11 @@ function readString(text: string, start: number, fail: SyntaxErrorAt): Extract<T
   }
 }
 
-/** How a token reads in an error message. */
-export function describeToken(token: Token): string {
+/** How a token reads in an error message; `text` names what is being parsed ("filter", "path"). */
+export function describeToken(token: Token, text: string): string {
   switch (token.kind) {
     case 'end':
-      return 'the end of the text';
+      return `the end of the ${text}`;
     case 'string':
       return `the string ${token.raw}`;
     case 'word':
