@@ -278,6 +278,13 @@ describe('semantics', () => {
     assert.deepEqual((byPath.resource.emails as JsonValue[])[1], { value: 'c@x', type: 'other' });
   });
 
+  test('a path-less value may hold an extension as an object of its attributes', () => {
+    const user = bjensen({ [ENTERPRISE]: { employeeNumber: '1002', department: 'Retail' } });
+    const { resource } = patchUser(user, { op: 'replace', value: { schemas: [ENTERPRISE], [ENTERPRISE.toLowerCase()]: { Department: 'Sales', 'manager.value': 'u-9' } } });
+    assert.deepEqual(resource[ENTERPRISE], { employeeNumber: '1002', department: 'Sales', manager: { value: 'u-9' } });
+    assert.equal('schemas' in resource, false, '"schemas" in a path-less value is not an attribute to write');
+  });
+
   test('complex values: path-less replace and add merge, a replace on the path replaces', () => {
     const merged = patchUser(bjensen(), { op: 'replace', value: { name: { givenName: 'B.' } } }).resource.name;
     assert.deepEqual(merged, { givenName: 'B.', familyName: 'Jensen', honorificPrefix: 'Ms.' });
@@ -299,6 +306,12 @@ describe('semantics', () => {
       { value: 'b@home.test', type: 'home' },
       { value: 'new@x', type: 'other', primary: true },
     ]);
+    const moved = patchUser(primary.resource, { op: 'replace', path: 'emails[type eq "home"].primary', value: true });
+    assert.deepEqual(
+      (moved.resource.emails as JsonObject[]).map((e) => e.primary ?? false),
+      [false, true, false],
+      'a filtered edit that makes an element primary clears the others',
+    );
   });
 
   test('members given as bare ids', () => {

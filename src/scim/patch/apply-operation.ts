@@ -1,10 +1,10 @@
 import type { JsonObject, JsonValue } from '../../core/model.ts';
 import type { Filter } from '../filter/ast.ts';
+import { matchingElementIndexes } from '../filter/evaluate-filter.ts';
 import { invalidValue, noTarget } from '../scim-error.ts';
 import type { ResourceSchema, ScimAttribute } from '../schema/attributes.ts';
 import { coerceAttributeValue, coerceSingle } from '../schema/coerce.ts';
 import { elementFromFilter, matchesDescription, removalDescriptions } from './client-quirks.ts';
-import { selectElements } from './element-filter.ts';
 import { getMember, isAssigned, isJsonObject, setMember } from './json-values.ts';
 import { appendElements, asElements, keepOnePrimary } from './multi-valued.ts';
 import { assertMutable, assertSubAttributesMutable } from './mutability.ts';
@@ -83,7 +83,7 @@ export function removeValue(context: PatchContext, target: PatchTarget, value: J
  */
 function editSelected(context: PatchContext, target: PatchTarget, filter: Filter, edit: Edit, value: JsonValue): void {
   const elements = asElements(readAttribute(context, target));
-  let selected = selectElements(target, elements, filter, context.schema);
+  let selected = matchingElementIndexes(elements, filter, target.attribute);
   let created: number | undefined;
   if (selected.length === 0) {
     const element = elementFromFilter(target, filter);
@@ -131,7 +131,7 @@ function editedElement(target: PatchTarget, element: JsonValue, edit: Edit, valu
 
 function removeSelected(context: PatchContext, target: PatchTarget, filter: Filter): void {
   const elements = asElements(readAttribute(context, target));
-  const selected = new Set(selectElements(target, elements, filter, context.schema));
+  const selected = new Set(matchingElementIndexes(elements, filter, target.attribute));
   // §3.5.2.2 defines no error for a filter that matches nothing (unlike replace): what is already gone is
   // left gone, so a retried member removal (Okta and Entra ID retry) succeeds instead of failing.
   if (selected.size === 0) return;

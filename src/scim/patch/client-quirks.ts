@@ -14,7 +14,9 @@ import type { PatchTarget } from './patch-target.ts';
  * Value-level leniency is not here but in schema/coerce.ts, shared with POST and PUT so that every write
  * accepts the same values: booleans as strings (`"False"`, Entra ID without `aadOptscim062020`), a bare id
  * for a `{value}` element or complex value (`"members": "ID"`, Entra's `manager` as a plain id), a lone
- * object for a multi-valued attribute, attribute names in any case (`name.FamilyName`).
+ * object for a multi-valued attribute, attribute names in any case (`name.FamilyName`). Okta's group rename
+ * echoing the group's `id` in a path-less replace needs no special case: writing the value an attribute
+ * already has is no modification (mutability.ts).
  */
 
 /**
