@@ -120,6 +120,8 @@ export class ScimResourcesRepo {
         .selectFrom('scim_index')
         .select(['resource_id', 'resource_type'])
         .where('connection_id', '=', connectionId)
+        // Named so the primary key (connection, type, attribute, value) serves the lookup.
+        .where('resource_type', 'in', ['User', 'Group'])
         .where('attribute', '=', 'id')
         .where('value_key', 'in', slice)
         .execute(),
@@ -174,6 +176,8 @@ export class ScimResourcesRepo {
 
   /** The live members of groups, by group id, in member id order. */
   async members(connectionId: string, groupIds: readonly string[], executor: Executor = this.db): Promise<Map<string, StoredMember[]>> {
+    // Sorted here, not by the query: an ORDER BY on the member id would lead SQLite to the by-member index
+    // and a scan of every membership of the connection.
     const rows = await inSlices(groupIds, (slice) =>
       executor
         .selectFrom('source_records')
@@ -182,13 +186,13 @@ export class ScimResourcesRepo {
         .where('kind', '=', 'membership')
         .where('group_external_id', 'in', slice)
         .where('tombstoned_at', 'is', null)
-        .orderBy('user_external_id')
         .execute(),
     );
     const out = new Map<string, StoredMember[]>(groupIds.map((id) => [id, []]));
     for (const row of rows) {
       out.get(row.group_external_id!)?.push({ group_id: row.group_external_id!, member_id: row.user_external_id!, raw: parseObject(row.raw) });
     }
+    for (const members of out.values()) members.sort((a, b) => compareText(a.member_id, b.member_id));
     return out;
   }
 
@@ -208,31 +212,37 @@ export class ScimResourcesRepo {
     return new Set(rows.map((r) => r.user_external_id!));
   }
 
-  /** The live groups each user is a direct member of, with the group's displayName. */
+  /** The live groups each user is a direct member of, with the group's displayName, in group id order. */
   async groupsOf(connectionId: string, userIds: readonly string[]): Promise<Map<string, Array<{ id: string; displayName: string }>>> {
-    const rows = await inSlices(userIds, (slice) =>
+    // Two lookups by index rather than a join, whose plan SQLite may start from the groups' side.
+    const memberships = await inSlices(userIds, (slice) =>
       this.db
-        .selectFrom('source_records as m')
-        .innerJoin('source_records as g', (join) =>
-          join
-            .onRef('g.connection_id', '=', 'm.connection_id')
-            .on('g.kind', '=', 'group')
-            .onRef('g.external_id', '=', 'm.group_external_id'),
-        )
-        .select(['m.user_external_id', 'm.group_external_id', 'g.normalized'])
-        .where('m.connection_id', '=', connectionId)
-        .where('m.kind', '=', 'membership')
-        .where('m.user_external_id', 'in', slice)
-        .where('m.tombstoned_at', 'is', null)
-        .where('g.tombstoned_at', 'is', null)
-        .orderBy('m.group_external_id')
+        .selectFrom('source_records')
+        .select(['user_external_id', 'group_external_id'])
+        .where('connection_id', '=', connectionId)
+        .where('kind', '=', 'membership')
+        .where('user_external_id', 'in', slice)
+        .where('tombstoned_at', 'is', null)
         .execute(),
     );
+    const groupIds = [...new Set(memberships.map((m) => m.group_external_id!))];
+    const groups = await inSlices(groupIds, (slice) =>
+      this.db
+        .selectFrom('source_records')
+        .select(['external_id', 'normalized'])
+        .where('connection_id', '=', connectionId)
+        .where('kind', '=', 'group')
+        .where('external_id', 'in', slice)
+        .where('tombstoned_at', 'is', null)
+        .execute(),
+    );
+    const names = new Map(groups.map((g) => [g.external_id, (JSON.parse(g.normalized) as { name?: string }).name ?? '']));
     const out = new Map<string, Array<{ id: string; displayName: string }>>(userIds.map((id) => [id, []]));
-    for (const row of rows) {
-      const name = (JSON.parse(row.normalized) as { name?: string }).name ?? '';
-      out.get(row.user_external_id!)?.push({ id: row.group_external_id!, displayName: name });
+    for (const m of memberships) {
+      const displayName = names.get(m.group_external_id!);
+      if (displayName !== undefined) out.get(m.user_external_id!)?.push({ id: m.group_external_id!, displayName });
     }
+    for (const list of out.values()) list.sort((a, b) => compareText(a.id, b.id));
     return out;
   }
 
@@ -249,6 +259,8 @@ export class ScimResourcesRepo {
     return rows.map((r) => r.group_external_id!);
   }
 }
+
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function parseObject(text: string): JsonObject {
   const value = JSON.parse(text) as unknown;
