@@ -22,6 +22,7 @@ import { UrlGuard } from './security/url-guard.ts';
 import { WebhookEndpointsRepo } from './store/webhook-endpoints.repo.ts';
 import { registerIngestRoutes } from './http/routes/ingest.routes.ts';
 import { registerScimRoutes } from './http/scim/scim.routes.ts';
+import { StatementBatcher } from './reconcile/statement-batcher.ts';
 import { ScimReads } from './scim/scim-reads.ts';
 import { ScimWrites } from './scim/scim-writes.ts';
 import { ScimResourcesRepo } from './store/scim-resources.repo.ts';
@@ -124,7 +125,7 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
     registerScimRoutes(server, {
       tokens: scimTokens,
       reads: new ScimReads(scimResources, scimBaseUrl),
-      writes: new ScimWrites({ reconciler, resources: scimResources, clock }),
+      writes: new ScimWrites({ statements: new StatementBatcher(reconciler), resources: scimResources, clock }),
       baseUrl: scimBaseUrl,
       bodyLimitBytes: config.bodyLimitBytes,
     });

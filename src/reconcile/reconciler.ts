@@ -3,6 +3,7 @@ import { notFound } from '../core/errors.ts';
 import type { ConnectionCategory, ConnectionRef, EventDraft, EventSource } from '../core/model.ts';
 import { effectivePolicy, type Policy, type PolicyInput } from '../core/policy.ts';
 import { appendEvents } from '../events/event-log.ts';
+import { sql } from 'kysely';
 import { chunks } from '../store/batching.ts';
 import type { Database, Tx } from '../store/database.ts';
 import { addCounters, newCounters, type Counters, type ReconcileContext } from './context.ts';
@@ -92,11 +93,53 @@ export class Reconciler {
       applied = typeof input === 'function' ? await input(tx) : input;
       for (const chunk of chunks(applied, CHUNK_SIZE)) await reconcileChunk(nextContext(), chunk);
     });
+    this.noteIngested(applied);
+    return totals;
+  }
+
+  private noteIngested(records: readonly IncomingRecord[]): void {
     for (const kind of ['user', 'group', 'membership'] as const) {
-      const count = applied.filter((r) => r.kind === kind).length;
+      const count = records.filter((r) => r.kind === kind).length;
       if (count > 0) this.deps.metrics?.recordsIngested(kind, count);
     }
-    return totals;
+  }
+
+  /**
+   * Applies several independent statements of one connection in ONE transaction, each in a savepoint of
+   * its own: a statement that throws (a uniqueness check, a bad PATCH) is rolled back alone and its error
+   * returned in its place; the others commit together with their events, in the order given. This is how
+   * many small concurrent writes (SCIM requests) share one organization lock, one event append and one
+   * commit instead of queueing for one each.
+   */
+  async applyEach(
+    connectionId: string,
+    works: ReadonlyArray<(tx: Tx) => Promise<IncomingRecord[]>>,
+  ): Promise<Array<{ ok: true } | { ok: false; error: unknown }>> {
+    const outcomes: Array<{ ok: true } | { ok: false; error: unknown }> = [];
+    const applied: IncomingRecord[] = [];
+    await this.transact(connectionId, { requireActive: true }, async (tx, nextContext) => {
+      for (const [index, work] of works.entries()) {
+        const savepoint = sql.id(`statement_${index}`);
+        await sql`savepoint ${savepoint}`.execute(tx);
+        const ctx = nextContext();
+        try {
+          const records = await work(tx);
+          for (const chunk of chunks(records, CHUNK_SIZE)) await reconcileChunk(ctx, chunk);
+          await sql`release savepoint ${savepoint}`.execute(tx);
+          applied.push(...records);
+          outcomes.push({ ok: true });
+        } catch (error) {
+          await sql`rollback to savepoint ${savepoint}`.execute(tx);
+          await sql`release savepoint ${savepoint}`.execute(tx);
+          // What the failed statement planned is gone with its savepoint; so are its events and counts.
+          ctx.events.length = 0;
+          ctx.counters = newCounters();
+          outcomes.push({ ok: false, error });
+        }
+      }
+    });
+    this.noteIngested(applied);
+    return outcomes;
   }
 
   /**

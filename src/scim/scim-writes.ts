@@ -2,7 +2,7 @@ import { newId } from '../core/ids.ts';
 import type { JsonObject, JsonValue } from '../core/model.ts';
 import type { ScimExtensionPolicy } from '../core/policy.ts';
 import { membershipKey, type IncomingRecord } from '../reconcile/incoming.ts';
-import type { Reconciler } from '../reconcile/reconciler.ts';
+import type { StatementBatcher } from '../reconcile/statement-batcher.ts';
 import type { Tx } from '../store/database.ts';
 import type { ScimResourcesRepo, ScimResourceType, StoredMember } from '../store/scim-resources.repo.ts';
 import { applyPatch } from './patch/apply-patch.ts';
@@ -26,7 +26,8 @@ export interface WrittenResource {
 }
 
 export interface ScimWritesDeps {
-  reconciler: Reconciler;
+  /** Applies each write as one statement of a (possibly shared) reconciliation transaction. */
+  statements: StatementBatcher;
   resources: ScimResourcesRepo;
   clock: () => Date;
 }
@@ -125,13 +126,13 @@ export class ScimWrites {
     });
   }
 
-  /** Runs `work` inside a reconciliation of the connection and indexes what it wrote. */
+  /** Runs `work` as a statement of a reconciliation of the connection and indexes what it wrote. */
   private async write(
     scope: ScimScope,
     work: (tx: Tx, now: string) => Promise<WrittenResource & { records: IncomingRecord[] }>,
   ): Promise<WrittenResource> {
     let result: WrittenResource | undefined;
-    await this.deps.reconciler.apply(scope.connectionId, async (tx) => {
+    await this.deps.statements.submit(scope.connectionId, async (tx) => {
       const now = this.deps.clock().toISOString();
       const { records, ...written } = await work(tx, now);
       const type = scope.schema.name;
