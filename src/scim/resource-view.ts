@@ -76,6 +76,9 @@ interface Selector {
  * `invalidValue`, except inside a value filter (`emails[type eq "work"]`), which selects the attribute.
  */
 export function project(view: JsonObject, schema: ResourceSchema, projection: Projection): JsonObject {
+  // Nothing asked for: the view is the default set already, since nothing `returned: never` (a password) is
+  // ever stored and no attribute of these schemas is `returned: request`.
+  if (projection.attributes === undefined && projection.excludedAttributes === undefined) return view;
   const include = projection.attributes?.map((n) => selector(schema, n));
   const exclude = include ? undefined : projection.excludedAttributes?.map((n) => selector(schema, n));
   const out: JsonObject = {};
