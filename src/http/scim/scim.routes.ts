@@ -30,6 +30,10 @@ export function registerScimRoutes(app: FastifyZodInstance, deps: ScimRoutesDeps
   app.register(
     async (scope) => {
       const api = scope as unknown as FastifyZodInstance;
+      // SCIM describes itself (/ServiceProviderConfig, /Schemas, /ResourceTypes), not in Roster's OpenAPI document.
+      api.addHook('onRoute', (route) => {
+        route.schema = { ...route.schema, hide: true };
+      });
       api.decorateRequest('scimConnection', null);
       installScimBodyParser(api);
       api.setErrorHandler(createScimErrorHandler(deps.bodyLimitBytes));
