@@ -9,7 +9,7 @@ import { MAX_NESTING_DEPTH } from '../src/scim/filter/filter-parser.ts';
 import { parseFilter } from '../src/scim/filter/parse-filter.ts';
 import { parsePatchPath } from '../src/scim/filter/parse-path.ts';
 import { MAX_TEXT_LENGTH } from '../src/scim/filter/tokenize.ts';
-import { ScimError, type ScimType } from '../src/scim/scim-error.ts';
+import { assertThrowsScimError } from './support/scim.ts';
 import { attr, type ResourceSchema, type ScimAttribute } from '../src/scim/schema/attributes.ts';
 import { ENTERPRISE_USER_SCHEMA_ID, GROUP_RESOURCE, GROUP_SCHEMA, USER_RESOURCE, USER_SCHEMA } from '../src/scim/schema/resource-schemas.ts';
 
@@ -252,7 +252,7 @@ describe('scimmy filter fixtures', () => {
         if (difference) usedDifferences.add(key);
         for (const schema of [TYPED_SCHEMA, UNTYPED_SCHEMA]) {
           if (difference && 'rejected' in difference) {
-            assertScimError(() => parseFilter(text, schema), 'invalidFilter', 'unknown operator');
+            assertThrowsScimError(() => parseFilter(text, schema), 'invalidFilter', 'unknown operator');
             if (difference.rfcEquivalent) assert.deepEqual(matchingIds(difference.rfcEquivalent, match.source, schema), expected);
             continue;
           }
@@ -519,19 +519,6 @@ describe('element helpers for PATCH', () => {
 
 // ── errors ──────────────────────────────────────────────────────────────────────────────────────────
 
-/** Asserts that `run` throws a 400 ScimError of `scimType` whose message mentions each of `mentions`. */
-function assertScimError(run: () => unknown, scimType: ScimType, ...mentions: string[]): void {
-  let thrown: unknown;
-  try {
-    run();
-  } catch (error) {
-    thrown = error;
-  }
-  assert.ok(thrown instanceof ScimError, `expected a ScimError, got ${String(thrown)}`);
-  assert.equal(thrown.scimType, scimType, thrown.message);
-  assert.equal(thrown.status, 400);
-  for (const mention of mentions) assert.ok(thrown.message.includes(mention), `'${thrown.message}' should mention '${mention}'`);
-}
 
 describe('malformed filters: 400 invalidFilter naming the position and what was expected', () => {
   const cases: Array<[string, ...string[]]> = [
@@ -563,20 +550,20 @@ describe('malformed filters: 400 invalidFilter naming the position and what was 
     ['userName eq (x)', 'expected a value'],
   ];
   for (const [text, ...mentions] of cases) {
-    test(JSON.stringify(text), () => assertScimError(() => parseFilter(text, USER_RESOURCE), 'invalidFilter', ...mentions));
+    test(JSON.stringify(text), () => assertThrowsScimError(() => parseFilter(text, USER_RESOURCE), 'invalidFilter', ...mentions));
   }
 
   test(`nesting deeper than ${MAX_NESTING_DEPTH} levels is refused; ${MAX_NESTING_DEPTH} is fine`, () => {
     const parens = (depth: number) => `${'('.repeat(depth)}a pr${')'.repeat(depth)}`;
     assert.deepEqual(parseFilter(parens(MAX_NESTING_DEPTH)), pr('a'));
-    assertScimError(() => parseFilter(parens(MAX_NESTING_DEPTH + 1)), 'invalidFilter', `more than ${MAX_NESTING_DEPTH} levels`);
-    assertScimError(() => parseFilter(`${'not '.repeat(MAX_NESTING_DEPTH + 1)}a pr`), 'invalidFilter', 'levels');
-    assertScimError(() => parseFilter(`${'a['.repeat(MAX_NESTING_DEPTH + 1)}b pr${']'.repeat(MAX_NESTING_DEPTH + 1)}`), 'invalidFilter', 'levels');
-    assertScimError(() => parseFilter('('.repeat(100_000)), 'invalidFilter', `longer than ${MAX_TEXT_LENGTH}`);
+    assertThrowsScimError(() => parseFilter(parens(MAX_NESTING_DEPTH + 1)), 'invalidFilter', `more than ${MAX_NESTING_DEPTH} levels`);
+    assertThrowsScimError(() => parseFilter(`${'not '.repeat(MAX_NESTING_DEPTH + 1)}a pr`), 'invalidFilter', 'levels');
+    assertThrowsScimError(() => parseFilter(`${'a['.repeat(MAX_NESTING_DEPTH + 1)}b pr${']'.repeat(MAX_NESTING_DEPTH + 1)}`), 'invalidFilter', 'levels');
+    assertThrowsScimError(() => parseFilter('('.repeat(100_000)), 'invalidFilter', `longer than ${MAX_TEXT_LENGTH}`);
   });
 
   test(`filters longer than ${MAX_TEXT_LENGTH} characters are refused`, () => {
-    assertScimError(() => parseFilter(`userName eq "${'x'.repeat(MAX_TEXT_LENGTH)}"`), 'invalidFilter', `longer than ${MAX_TEXT_LENGTH}`);
+    assertThrowsScimError(() => parseFilter(`userName eq "${'x'.repeat(MAX_TEXT_LENGTH)}"`), 'invalidFilter', `longer than ${MAX_TEXT_LENGTH}`);
   });
 });
 
@@ -619,6 +606,6 @@ describe('parsePatchPath', () => {
     ['"members"', 'expected an attribute name'],
   ];
   for (const [text, ...mentions] of malformed) {
-    test(`invalidPath: ${JSON.stringify(text)}`, () => assertScimError(() => parsePatchPath(text, USER_RESOURCE), 'invalidPath', 'position', ...mentions));
+    test(`invalidPath: ${JSON.stringify(text)}`, () => assertThrowsScimError(() => parsePatchPath(text, USER_RESOURCE), 'invalidPath', 'position', ...mentions));
   }
 });

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import type { JsonObject, JsonValue } from '../src/core/model.ts';
 import { applyPatch, type PatchResult } from '../src/scim/patch/apply-patch.ts';
 import { PATCH_OP_SCHEMA } from '../src/scim/patch/patch-request.ts';
-import { ScimError, type ScimType } from '../src/scim/scim-error.ts';
+import { assertThrowsScimError } from './support/scim.ts';
 import type { ResourceSchema, ScimAttribute } from '../src/scim/schema/attributes.ts';
 import { ENTERPRISE_USER_SCHEMA_ID, GROUP_RESOURCE, GROUP_SCHEMA, USER_RESOURCE, USER_SCHEMA } from '../src/scim/schema/resource-schemas.ts';
 
@@ -19,19 +19,6 @@ const patchBody = (...operations: unknown[]) => ({ schemas: [PATCH_OP_SCHEMA], O
 const patchUser = (resource: JsonObject, ...operations: unknown[]) => applyPatch(resource, patchBody(...operations), USER_RESOURCE);
 const patchGroup = (resource: JsonObject, ...operations: unknown[]) => applyPatch(resource, patchBody(...operations), GROUP_RESOURCE);
 
-/** Asserts that `run` throws a ScimError of `scimType` whose message mentions each of `mentions`. */
-function assertScimError(run: () => unknown, scimType: ScimType, ...mentions: string[]): void {
-  let thrown: unknown;
-  try {
-    run();
-  } catch (error) {
-    thrown = error;
-  }
-  assert.ok(thrown instanceof ScimError, `expected a ScimError, got ${String(thrown)}`);
-  assert.equal(thrown.scimType, scimType, thrown.message);
-  assert.equal(thrown.status, 400);
-  for (const mention of mentions) assert.ok(thrown.message.includes(mention), `'${thrown.message}' should mention '${mention}'`);
-}
 
 const meta = { resourceType: 'User', created: '2024-01-01T00:00:00Z', lastModified: '2024-01-01T00:00:00Z', version: 'W/"1"' };
 
@@ -338,7 +325,7 @@ describe('semantics', () => {
   test('all or nothing: a failing operation leaves the input as it was', () => {
     const user = bjensen();
     const before = structuredClone(user);
-    assertScimError(() => patchUser(user, { op: 'replace', path: 'displayName', value: 'Changed' }, { op: 'replace', path: 'active', value: 'maybe' }), 'invalidValue', 'Operations[1]');
+    assertThrowsScimError(() => patchUser(user, { op: 'replace', path: 'displayName', value: 'Changed' }, { op: 'replace', path: 'active', value: 'maybe' }), 'invalidValue', 'Operations[1]');
     assert.deepEqual(user, before);
   });
 });
@@ -348,51 +335,51 @@ describe('semantics', () => {
 describe('errors', () => {
   test('invalidSyntax: not a PatchOp body', () => {
     const op = { op: 'replace', path: 'active', value: false };
-    assertScimError(() => applyPatch(bjensen(), 'nope', USER_RESOURCE), 'invalidSyntax', 'JSON object');
-    assertScimError(() => applyPatch(bjensen(), { Operations: [op] }, USER_RESOURCE), 'invalidSyntax', '"schemas"', PATCH_OP_SCHEMA);
-    assertScimError(() => applyPatch(bjensen(), { schemas: ['urn:x'], Operations: [op] }, USER_RESOURCE), 'invalidSyntax', '"schemas"');
-    assertScimError(() => applyPatch(bjensen(), { schemas: [PATCH_OP_SCHEMA], Operations: op }, USER_RESOURCE), 'invalidSyntax', '"Operations"', 'array');
-    assertScimError(() => patchUser(bjensen()), 'invalidSyntax', 'at least one');
-    assertScimError(() => patchUser(bjensen(), ...Array.from({ length: 1001 }, () => op)), 'invalidSyntax', '1001', '1000');
-    assertScimError(() => patchUser(bjensen(), { path: 'active', value: false }), 'invalidSyntax', 'Operations[0]', '"op"');
-    assertScimError(() => patchUser(bjensen(), op, { op: 'move', path: 'active' }), 'invalidSyntax', 'Operations[1].op', '"move"');
-    assertScimError(() => patchUser(bjensen(), { op: 'remove', path: 42 }), 'invalidSyntax', 'Operations[0].path');
+    assertThrowsScimError(() => applyPatch(bjensen(), 'nope', USER_RESOURCE), 'invalidSyntax', 'JSON object');
+    assertThrowsScimError(() => applyPatch(bjensen(), { Operations: [op] }, USER_RESOURCE), 'invalidSyntax', '"schemas"', PATCH_OP_SCHEMA);
+    assertThrowsScimError(() => applyPatch(bjensen(), { schemas: ['urn:x'], Operations: [op] }, USER_RESOURCE), 'invalidSyntax', '"schemas"');
+    assertThrowsScimError(() => applyPatch(bjensen(), { schemas: [PATCH_OP_SCHEMA], Operations: op }, USER_RESOURCE), 'invalidSyntax', '"Operations"', 'array');
+    assertThrowsScimError(() => patchUser(bjensen()), 'invalidSyntax', 'at least one');
+    assertThrowsScimError(() => patchUser(bjensen(), ...Array.from({ length: 1001 }, () => op)), 'invalidSyntax', '1001', '1000');
+    assertThrowsScimError(() => patchUser(bjensen(), { path: 'active', value: false }), 'invalidSyntax', 'Operations[0]', '"op"');
+    assertThrowsScimError(() => patchUser(bjensen(), op, { op: 'move', path: 'active' }), 'invalidSyntax', 'Operations[1].op', '"move"');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'remove', path: 42 }), 'invalidSyntax', 'Operations[0].path');
     assert.equal(patchUser(bjensen(), ...Array.from({ length: 1000 }, () => op)).resource.active, false, '1000 operations are accepted');
   });
 
   test('invalidPath: unparsable path, unknown attribute or sub-attribute, filter on a single value', () => {
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', path: 'emails[type eq', value: 'x' }), 'invalidPath', 'emails[type eq');
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', path: 'favouriteColour', value: 'x' }), 'invalidPath', 'favouriteColour');
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', path: 'name.nope', value: 'x' }), 'invalidPath', 'name.nope', 'nope');
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', path: `${ENTERPRISE}:nope`, value: 'x' }), 'invalidPath', `${ENTERPRISE}:nope`);
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', path: 'name[givenName eq "B"]', value: {} }), 'invalidPath', 'not multi-valued');
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', value: { favouriteColour: 'x' } }), 'invalidPath', 'favouriteColour');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', path: 'emails[type eq', value: 'x' }), 'invalidPath', 'emails[type eq');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', path: 'favouriteColour', value: 'x' }), 'invalidPath', 'favouriteColour');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', path: 'name.nope', value: 'x' }), 'invalidPath', 'name.nope', 'nope');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', path: `${ENTERPRISE}:nope`, value: 'x' }), 'invalidPath', `${ENTERPRISE}:nope`);
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', path: 'name[givenName eq "B"]', value: {} }), 'invalidPath', 'not multi-valued');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', value: { favouriteColour: 'x' } }), 'invalidPath', 'favouriteColour');
   });
 
   test('noTarget: remove without a path, a filter that selects nothing and describes no element', () => {
-    assertScimError(() => patchUser(bjensen(), { op: 'remove' }), 'noTarget', 'remove', '"path"');
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', path: 'emails[value co "nobody"].type', value: 'home' }), 'noTarget', 'emails[value co "nobody"].type');
-    assertScimError(() => patchUser(bjensen({ emails: [] }), { op: 'replace', path: 'emails.type', value: 'home' }), 'noTarget', 'emails.type');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'remove' }), 'noTarget', 'remove', '"path"');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', path: 'emails[value co "nobody"].type', value: 'home' }), 'noTarget', 'emails[value co "nobody"].type');
+    assertThrowsScimError(() => patchUser(bjensen({ emails: [] }), { op: 'replace', path: 'emails.type', value: 'home' }), 'noTarget', 'emails.type');
   });
 
   test('invalidValue: wrong types and missing values', () => {
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', path: 'displayName', value: { first: 'B' } }), 'invalidValue', 'displayName');
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', path: 'active', value: 'maybe' }), 'invalidValue', 'active', 'boolean');
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', value: { emails: [{ value: 'a@x', primary: 'sometimes' }] } }), 'invalidValue', 'emails', 'primary');
-    assertScimError(() => patchUser(bjensen(), { op: 'add', path: 'nickName' }), 'invalidValue', 'nickName', '"value"');
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', path: 'nickName' }), 'invalidValue', 'nickName', '"value"');
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', value: 'x' }), 'invalidValue', 'object');
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', value: { [ENTERPRISE]: 'x' } }), 'invalidValue', ENTERPRISE);
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', path: 'displayName', value: { first: 'B' } }), 'invalidValue', 'displayName');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', path: 'active', value: 'maybe' }), 'invalidValue', 'active', 'boolean');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', value: { emails: [{ value: 'a@x', primary: 'sometimes' }] } }), 'invalidValue', 'emails', 'primary');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'add', path: 'nickName' }), 'invalidValue', 'nickName', '"value"');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', path: 'nickName' }), 'invalidValue', 'nickName', '"value"');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', value: 'x' }), 'invalidValue', 'object');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', value: { [ENTERPRISE]: 'x' } }), 'invalidValue', ENTERPRISE);
   });
 
   test('mutability: readOnly, immutable once set, required', () => {
-    assertScimError(() => patchGroup(engineering(), { op: 'replace', value: { id: 'g-2', displayName: 'New' } }), 'mutability', "'id'", 'read-only');
-    assertScimError(() => patchUser(bjensen(), { op: 'replace', path: 'meta.version', value: 'W/"9"' }), 'mutability', 'meta.version');
-    assertScimError(() => patchUser(bjensen(), { op: 'add', path: 'groups', value: [{ value: 'g-1' }] }), 'mutability', 'groups');
-    assertScimError(() => patchUser(bjensen(), { op: 'remove', path: 'userName' }), 'mutability', 'userName', 'required');
-    assertScimError(() => patchGroup(engineering(), { op: 'replace', path: 'displayName', value: null }), 'mutability', 'displayName', 'required');
+    assertThrowsScimError(() => patchGroup(engineering(), { op: 'replace', value: { id: 'g-2', displayName: 'New' } }), 'mutability', "'id'", 'read-only');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'replace', path: 'meta.version', value: 'W/"9"' }), 'mutability', 'meta.version');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'add', path: 'groups', value: [{ value: 'g-1' }] }), 'mutability', 'groups');
+    assertThrowsScimError(() => patchUser(bjensen(), { op: 'remove', path: 'userName' }), 'mutability', 'userName', 'required');
+    assertThrowsScimError(() => patchGroup(engineering(), { op: 'replace', path: 'displayName', value: null }), 'mutability', 'displayName', 'required');
     // members' sub-attributes are immutable: settable once, then fixed.
-    assertScimError(() => patchGroup(engineering(), { op: 'replace', path: 'members[value eq "u-1"].display', value: 'other' }), 'mutability', 'members[value eq "u-1"].display', 'immutable');
+    assertThrowsScimError(() => patchGroup(engineering(), { op: 'replace', path: 'members[value eq "u-1"].display', value: 'other' }), 'mutability', 'members[value eq "u-1"].display', 'immutable');
     assert.deepEqual(patchGroup(engineering([{ value: 'u-1' }]), { op: 'add', path: 'members[value eq "u-1"].display', value: 'B' }).resource.members, [{ value: 'u-1', display: 'B' }]);
     // Writing the value an attribute already has is no modification.
     assert.equal(patchUser(bjensen(), { op: 'replace', path: 'id', value: 'u-1' }).changed, false);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ScimError, type ScimType } from '../../src/scim/scim-error.ts';
 import { expectStatus } from './api.ts';
 import type { TestResponse, TestRoster } from './roster.ts';
 
@@ -59,4 +60,18 @@ export function assertScimError(response: TestResponse, status: number, scimType
   assert.equal(response.body.status, String(status));
   assert.equal(response.body.scimType, scimType, `scimType in ${response.text}`);
   for (const mention of mentions) assert.ok(String(response.body.detail).includes(mention), `detail should mention '${mention}': ${response.body.detail}`);
+}
+
+/** Asserts that `run` throws a 400 ScimError of `scimType` whose message mentions each of `mentions`. */
+export function assertThrowsScimError(run: () => unknown, scimType: ScimType, ...mentions: string[]): void {
+  let thrown: unknown;
+  try {
+    run();
+  } catch (error) {
+    thrown = error;
+  }
+  assert.ok(thrown instanceof ScimError, `expected a ScimError, got ${String(thrown)}`);
+  assert.equal(thrown.scimType, scimType, thrown.message);
+  assert.equal(thrown.status, 400);
+  for (const mention of mentions) assert.ok(thrown.message.includes(mention), `'${thrown.message}' should mention '${mention}'`);
 }
