@@ -1,4 +1,5 @@
 import type { JsonObject, JsonValue } from '../core/model.ts';
+import { isJsonObject, setOrDelete } from './json-values.ts';
 import { invalidSyntax, invalidValue } from './scim-error.ts';
 import { resolveAttribute, schemaIds, splitSchemaUrn, type ResourceSchema } from './schema/attributes.ts';
 import { coerceAttributeValue } from './schema/coerce.ts';
@@ -78,7 +79,7 @@ function assign(
   if (attribute.mutability === 'readOnly' || attribute.mutability === 'writeOnly' || attribute.name === 'id' || attribute.name === 'meta') return;
   const target = resolved.extension ? objectAt(resource, resolved.schema.id) : resource;
   if (subAttribute) {
-    setValue(objectAt(target, attribute.name), subAttribute.name, coerceAttributeValue(subAttribute, value, written));
+    setOrDelete(objectAt(target, attribute.name), subAttribute.name, coerceAttributeValue(subAttribute, value, written));
     return;
   }
   const coerced = coerceAttributeValue(attribute, value, written);
@@ -86,30 +87,20 @@ function assign(
     out.members = membersOf(coerced);
     return;
   }
-  setValue(target, attribute.name, coerced);
-}
-
-function setValue(target: JsonObject, name: string, value: JsonValue): void {
-  const empty = value === null || (Array.isArray(value) && value.length === 0) || (isObject(value) && Object.keys(value).length === 0);
-  if (empty) delete target[name];
-  else target[name] = value;
+  setOrDelete(target, attribute.name, coerced);
 }
 
 function objectAt(target: JsonObject, key: string): JsonObject {
   const current = target[key];
-  if (isObject(current)) return current;
+  if (isJsonObject(current)) return current;
   const created: JsonObject = {};
   target[key] = created;
   return created;
 }
 
-function isObject(value: JsonValue | undefined): value is JsonObject {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 /** Members need a `value` (the member's id); the rest of each member object is kept as sent. */
 export function membersOf(value: JsonValue, attribute = 'members'): JsonObject[] {
-  const members = Array.isArray(value) ? value.filter(isObject) : [];
+  const members = Array.isArray(value) ? value.filter(isJsonObject) : [];
   members.forEach((member, index) => {
     if (typeof member.value !== 'string' || member.value === '') throw invalidValue(`'${attribute}[${index}].value' is required: the id it refers to.`);
   });

@@ -1,11 +1,13 @@
 import { newId } from '../core/ids.ts';
-import type { JsonObject, JsonValue } from '../core/model.ts';
+import type { JsonObject } from '../core/model.ts';
 import type { ScimExtensionPolicy } from '../core/policy.ts';
 import { membershipKey, type IncomingRecord } from '../reconcile/incoming.ts';
 import type { StatementBatcher } from '../reconcile/statement-batcher.ts';
 import type { Tx } from '../store/database.ts';
 import type { ScimResourcesRepo, ScimResourceType, StoredMember } from '../store/scim-resources.repo.ts';
+import { sameState } from './json-values.ts';
 import { applyPatch } from './patch/apply-patch.ts';
+import { versionOf } from './resource-view.ts';
 import { indexEntries, normalizeGroup, normalizeUser } from './resource-mapping.ts';
 import { membersOf, readResourceInput } from './resource-input.ts';
 import { ScimError, invalidValue, resourceNotFound, uniqueness } from './scim-error.ts';
@@ -212,7 +214,7 @@ function revisionOf(stored: JsonObject): number {
 function nextVersion(current: JsonObject, attributes: JsonObject, now: string, membersChanged: boolean): JsonObject {
   const { id, meta, schemas: _schemas, ...before } = current;
   const { id: _id, meta: _meta, schemas: _s, ...after } = attributes;
-  if (!membersChanged && canonicalJson(before) === canonicalJson(after)) return current;
+  if (!membersChanged && sameState(before, after)) return current;
   const created = (meta as JsonObject).created as string;
   return withMeta(id as string, after, { created, lastModified: now, version: versionTag(revisionOf(current) + 1) });
 }
@@ -226,17 +228,6 @@ function matchesVersion(header: string, stored: JsonObject): boolean {
     .some((tag) => tag === '*' || tag.replace(/^W\//, '') === wanted);
 }
 
-function versionOf(stored: JsonObject): string {
-  return String((stored.meta as JsonObject | undefined)?.version ?? '');
-}
-
-function canonicalJson(value: JsonValue): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k]!)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 function resourceRecord(scope: ScimScope, type: ScimResourceType, stored: JsonObject): IncomingRecord {
   const id = stored.id as string;
@@ -263,7 +254,7 @@ function memberChanges(before: StoredMember[], after: StoredMember[]): IncomingR
   const records: IncomingRecord[] = [];
   for (const member of after) {
     const previous = old.get(member.member_id);
-    if (!previous || canonicalJson(previous.raw) !== canonicalJson(member.raw)) records.push(membershipRecord(member));
+    if (!previous || !sameState(previous.raw, member.raw)) records.push(membershipRecord(member));
   }
   for (const member of before) if (!now.has(member.member_id)) records.push(membershipRecord(member, true));
   return records;

@@ -196,22 +196,6 @@ export class ScimResourcesRepo {
     return out;
   }
 
-  /** Which of these member ids are already live members of a group (an add that changes nothing writes nothing). */
-  async memberIdsOf(tx: Tx, connectionId: string, groupId: string, memberIds: readonly string[]): Promise<Set<string>> {
-    const rows = await inSlices(memberIds, (slice) =>
-      tx
-        .selectFrom('source_records')
-        .select('user_external_id')
-        .where('connection_id', '=', connectionId)
-        .where('kind', '=', 'membership')
-        .where('group_external_id', '=', groupId)
-        .where('user_external_id', 'in', slice)
-        .where('tombstoned_at', 'is', null)
-        .execute(),
-    );
-    return new Set(rows.map((r) => r.user_external_id!));
-  }
-
   /** The live groups each user is a direct member of, with the group's displayName, in group id order. */
   async groupsOf(connectionId: string, userIds: readonly string[]): Promise<Map<string, Array<{ id: string; displayName: string }>>> {
     // Two lookups by index rather than a join, whose plan SQLite may start from the groups' side.

@@ -5,7 +5,7 @@ import { invalidValue, noTarget } from '../scim-error.ts';
 import type { ResourceSchema, ScimAttribute } from '../schema/attributes.ts';
 import { coerceAttributeValue, coerceSingle } from '../schema/coerce.ts';
 import { elementFromFilter, matchesDescription, removalDescriptions } from './client-quirks.ts';
-import { getMember, isAssigned, isJsonObject, setMember } from './json-values.ts';
+import { getMember, isAssigned, isJsonObject, setMember } from '../json-values.ts';
 import { appendElements, asElements, keepOnePrimary } from './multi-valued.ts';
 import { assertMutable, assertSubAttributesMutable } from './mutability.ts';
 import { canonicalName, type PatchTarget } from './patch-target.ts';

@@ -2,7 +2,7 @@ import type { JsonObject } from '../../core/model.ts';
 import { ScimError, noTarget } from '../scim-error.ts';
 import type { ResourceSchema } from '../schema/attributes.ts';
 import { addValue, removeValue, replaceValue, type PatchContext } from './apply-operation.ts';
-import { cloneJson, sameState } from './json-values.ts';
+import { cloneJson, sameState } from '../json-values.ts';
 import { applyPathless } from './path-less.ts';
 import { readPatchRequest, type PatchOperation } from './patch-request.ts';
 import { targetOfPath } from './patch-target.ts';

@@ -3,7 +3,7 @@ import type { Filter } from '../filter/ast.ts';
 import { invalidPath } from '../scim-error.ts';
 import { subAttributeOf, type ScimAttribute } from '../schema/attributes.ts';
 import { coerceAttributeValue } from '../schema/coerce.ts';
-import { isJsonObject, sameAttributeValue, setMember } from './json-values.ts';
+import { isJsonObject, sameAttributeValue, setMember } from '../json-values.ts';
 import { isReferenceList } from './multi-valued.ts';
 import type { PatchTarget } from './patch-target.ts';
 

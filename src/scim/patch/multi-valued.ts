@@ -1,6 +1,6 @@
 import type { JsonValue } from '../../core/model.ts';
 import { subAttributeOf, type ScimAttribute } from '../schema/attributes.ts';
-import { isJsonObject, sameAttributeValue, sameState } from './json-values.ts';
+import { isJsonObject, sameAttributeValue, sameState } from '../json-values.ts';
 
 /** The rules of RFC 7643 §2.4 multi-valued attributes that PATCH needs: element identity and `primary`. */
 

@@ -1,7 +1,7 @@
 import type { JsonObject, JsonValue } from '../../core/model.ts';
 import { mutability } from '../scim-error.ts';
 import type { ScimAttribute } from '../schema/attributes.ts';
-import { getMember, isAssigned, isJsonObject, sameState } from './json-values.ts';
+import { getMember, isAssigned, isJsonObject, sameState } from '../json-values.ts';
 
 /**
  * RFC 7644 §3.5.2: "a client MUST NOT modify an attribute that has mutability readOnly or immutable.

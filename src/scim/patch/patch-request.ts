@@ -1,6 +1,6 @@
 import type { JsonValue } from '../../core/model.ts';
 import { invalidSyntax } from '../scim-error.ts';
-import { isJsonObject } from './json-values.ts';
+import { isJsonObject } from '../json-values.ts';
 
 /** RFC 7644 §3.5.2: the message schema a PATCH body must declare. */
 export const PATCH_OP_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';

@@ -3,7 +3,7 @@ import type { AttributePath } from '../filter/ast.ts';
 import { invalidValue } from '../scim-error.ts';
 import { schemaIds, splitSchemaUrn, type ResourceSchema } from '../schema/attributes.ts';
 import { addValue, replaceValue, type PatchContext } from './apply-operation.ts';
-import { isJsonObject } from './json-values.ts';
+import { isJsonObject } from '../json-values.ts';
 import { targetOf, type PatchTarget } from './patch-target.ts';
 
 /**

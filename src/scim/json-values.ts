@@ -1,7 +1,7 @@
-import type { JsonObject, JsonValue } from '../../core/model.ts';
-import type { ScimAttribute } from '../schema/attributes.ts';
+import type { JsonObject, JsonValue } from '../core/model.ts';
+import type { ScimAttribute } from './schema/attributes.ts';
 
-/** Small JSON helpers the PATCH engine shares; nothing here knows about SCIM operations. */
+/** Small JSON helpers of the SCIM writes and the PATCH engine; nothing here knows about SCIM operations. */
 
 export function isJsonObject(value: unknown): value is JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
