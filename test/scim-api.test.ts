@@ -189,6 +189,8 @@ forEachEngine('SCIM: protocol', (engine) => {
     assertScimError(await scim.request('PATCH', `/Users/${id}`, patchOp({ op: 'replace', path: 'emails[type eq', value: 'x' })), 400, 'invalidPath');
     assertScimError(await scim.request('PATCH', `/Users/${id}`, patchOp({ op: 'replace', path: 'id', value: 'x' })), 400, 'mutability');
     assertScimError(await scim.request('PATCH', `/Users/${id}`, patchOp({ op: 'remove', path: 'userName' })), 400, 'mutability', 'userName');
+    assertScimError(await scim.request('PATCH', `/Users/${id}`, patchOp({ op: 'remove' })), 400, 'noTarget', 'path');
+    assertScimError(await scim.request('PATCH', `/Users/${id}`, patchOp({ op: 'replace', path: 'nickName', value: { a: 1 } })), 400, 'invalidValue', 'nickName');
     assertScimError(await scim.request('PATCH', '/Users/nope', patchOp({ op: 'replace', path: 'active', value: false })), 404, undefined, 'nope');
     assertScimError(await scim.request('DELETE', '/Users/nope'), 404, undefined);
     assertScimError(await scim.request('GET', '/Widgets'), 404, undefined);
@@ -197,6 +199,31 @@ forEachEngine('SCIM: protocol', (engine) => {
     const wrongType = await scim.request('POST', '/Users', undefined, { raw: 'userName=x', headers: { 'content-type': 'text/plain' } });
     assert.equal(wrongType.status, 415);
     assert.equal(wrongType.body.schemas[0], 'urn:ietf:params:scim:api:messages:2.0:Error');
+  });
+
+  test('garbage never gets a 500: random paths, filters, bodies and PATCH operations all answer 4xx or success', async () => {
+    const id = expectStatus(await scim.request('POST', '/Users', user('fuzz@x.test')), 201).id;
+    const pieces = ['userName', 'emails', '[', ']', '(', ')', '"', 'eq', 'and', 'not', 'pr', '.', 'value', 'urn:x:y', '\\', '%', 'ü', '$ref', ' ', '0', 'true', 'null'];
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const garbage = (n: number) => Array.from({ length: n }, () => pieces[Math.floor(random() * pieces.length)]).join(random() < 0.5 ? ' ' : '');
+    const values = [null, 1, 'x', true, [], {}, [{ value: 1 }], { value: [1] }, [[]], { '': '' }];
+    for (let i = 0; i < 60; i++) {
+      const value = values[Math.floor(random() * values.length)];
+      const requests: Array<[string, string, unknown]> = [
+        ['GET', `/Users?filter=${encodeURIComponent(garbage(1 + Math.floor(random() * 8)))}&sortBy=${encodeURIComponent(garbage(1))}`, undefined],
+        ['GET', `/Users?attributes=${encodeURIComponent(garbage(2))}`, undefined],
+        ['PATCH', `/Users/${id}`, patchOp({ op: ['add', 'replace', 'remove'][i % 3], path: garbage(1 + Math.floor(random() * 5)), value })],
+        ['PATCH', `/Users/${id}`, patchOp({ op: 'replace', value: { [garbage(1)]: value } })],
+        ['POST', '/Users', { schemas: [USER_SCHEMA], userName: `fuzz${i}@x.test`, [garbage(1)]: value, emails: value }],
+        ['PUT', `/Users/${id}`, { userName: 'fuzz@x.test', name: value, [ENTERPRISE]: value }],
+        ['POST', '/Groups', { displayName: `g${i}`, members: value }],
+      ];
+      for (const [method, path, body] of requests) {
+        const response = await scim.request(method, path, body);
+        assert.ok(response.status < 500, `${method} ${path} ${JSON.stringify(body)} → ${response.status} ${response.text}`);
+      }
+    }
   });
 
   test('concurrency: simultaneous member PATCHes to one group lose no member; racing identical POSTs make one user', async () => {

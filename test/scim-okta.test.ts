@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createOrganization, eventsOf, expectStatus } from './support/api.ts';
 import { forEachEngine, useTestRoster } from './support/roster.ts';
-import { assertScimError, createScimConnection, GROUP_SCHEMA, patchOp, USER_SCHEMA, type ScimClient } from './support/scim.ts';
+import { assertScimError, createScimConnection, ENTERPRISE, GROUP_SCHEMA, patchOp, USER_SCHEMA, type ScimClient } from './support/scim.ts';
 
 /**
  * Okta's provisioning sequence as its SCIM client sends it (User-Agent `Okta SCIM Client 1.0.0`): existence
@@ -180,6 +180,30 @@ forEachEngine('SCIM: Okta', (engine) => {
     assert.equal(deleted.status, 204);
     assertScimError(await okta.request('GET', `/Groups/${groupId}`), 404, undefined, groupId);
     assert.equal(expectStatus(await roster().request('GET', `/v1/groups/${canonical[0].id}`), 200).state, 'deleted');
+  });
+
+  test('a SCIM user joins the HRIS record of the same person: one person, HRIS names, IdP login', async () => {
+    const hris = expectStatus(
+      await roster().request('POST', `/v1/organizations/${okta.organizationId}/connections`, { type: 'push', name: 'Workday', category: 'hris' }),
+      201,
+    );
+    expectStatus(
+      await roster().request('POST', `/v1/connections/${hris.id}/records`, {
+        records: [{ kind: 'user', id: 'W-7', attributes: { employee_id: '7', first_name: 'Priya', department: 'Research', state: 'active' } }],
+      }),
+      200,
+    );
+    const scimUser = expectStatus(
+      await okta.request('POST', '/Users', oktaUser('priya@okta.local', { name: { givenName: 'P.', familyName: 'Shah' }, [ENTERPRISE]: { employeeNumber: '7' } })),
+      201,
+    );
+    const page = expectStatus(await roster().request('GET', `/v1/users?organization_id=${okta.organizationId}&email=priya@okta.local`), 200);
+    assert.equal(page.data.length, 1);
+    const person = expectStatus(await roster().request('GET', `/v1/users/${page.data[0].id}?include=sources`), 200);
+    assert.equal(person.first_name, 'Priya', 'the HRIS owns names');
+    assert.equal(person.department, 'Research');
+    assert.equal(person.username, 'priya@okta.local', 'the IdP owns the login');
+    assert.deepEqual(person.sources.map((s: any) => s.external_id).sort(), ['W-7', scimUser.id].sort());
   });
 
   test('memberships sent inside POST and PUT bodies are honoured (Group members, User groups)', async () => {
