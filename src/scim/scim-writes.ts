@@ -73,7 +73,7 @@ export class ScimWrites {
       let members = current.members;
       // A PUT without `members` leaves them alone: clients replace a group's attributes and its members separately.
       if (type === 'Group' && input.members !== undefined) {
-        const next = await this.checkedMembers(tx, scope, id, input.members);
+        const next = await this.checkedMembers(tx, scope, id, input.members, current.members);
         records.push(...memberChanges(current.members ?? [], next));
         members = next;
       }
@@ -98,7 +98,7 @@ export class ScimWrites {
       const records: IncomingRecord[] = [];
       let members = current.members;
       if (type === 'Group') {
-        const next = await this.checkedMembers(tx, scope, id, membersOf(patchedMembers ?? []));
+        const next = await this.checkedMembers(tx, scope, id, membersOf(patchedMembers ?? []), current.members);
         records.push(...memberChanges(current.members ?? [], next));
         members = next;
       }
@@ -170,16 +170,19 @@ export class ScimWrites {
   }
 
   /**
-   * The members as they will be stored: one per id, with the type of what each id names. An id that names
-   * nothing of this connection is kept as the IdP stated it (Entra's test suite adds such members and
-   * expects 204); it links no one until a resource with that id exists, which for ids Roster issues is never.
+   * The members as they will be stored: one per id, with the type of what each id names (looked up for ids
+   * that are not members already). An id that names nothing of this connection is kept as the IdP stated
+   * it (Entra's test suite adds such members and expects 204); it links no one until a resource with that
+   * id exists, which for ids Roster issues is never.
    */
-  private async checkedMembers(tx: Tx, scope: ScimScope, groupId: string, members: JsonObject[]): Promise<StoredMember[]> {
+  private async checkedMembers(tx: Tx, scope: ScimScope, groupId: string, members: JsonObject[], current: StoredMember[] = []): Promise<StoredMember[]> {
     const byId = new Map<string, JsonObject>();
     for (const member of members) byId.set(member.value as string, member);
-    const types = await this.deps.resources.resourceTypesOf(tx, scope.connectionId, [...byId.keys()]);
+    const known = new Map(current.map((m) => [m.member_id, m.raw.type as ScimResourceType | undefined]));
+    const found = await this.deps.resources.resourceTypesOf(tx, scope.connectionId, [...byId.keys()].filter((id) => !known.has(id)));
+    const typeOf = (id: string) => (known.has(id) ? known.get(id) : found.get(id));
     return [...byId.values()]
-      .map((member) => ({ group_id: groupId, member_id: member.value as string, raw: memberRaw(member, types.get(member.value as string)) }))
+      .map((member) => ({ group_id: groupId, member_id: member.value as string, raw: memberRaw(member, typeOf(member.value as string)) }))
       .sort((a, b) => (a.member_id < b.member_id ? -1 : a.member_id > b.member_id ? 1 : 0));
   }
 

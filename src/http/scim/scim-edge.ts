@@ -79,15 +79,34 @@ export function createScimAuthenticator(tokens: ScimTokensRepo) {
   };
 }
 
-/** The scope a SCIM request acts in, built from its authenticated connection. */
-export function scimScope(request: FastifyRequest, type: 'User' | 'Group'): ScimScope {
-  const connection = request.scimConnection!;
-  const policy = effectivePolicy(JSON.parse(connection.policy) as PolicyInput);
-  const extension = policy.scim_extension;
-  return {
-    connectionId: connection.id,
-    organizationId: connection.organization_id,
-    schema: type === 'User' ? userResource(extensionSchema(extension)) : GROUP_RESOURCE,
-    extension,
-  };
+/**
+ * The scope a SCIM request acts in, built from its authenticated connection. The User schema depends on the
+ * organization's policy (its extension); it is kept by policy text, so requests do not parse it again.
+ */
+export class ScimScopes {
+  private readonly userSchemas = new Map<string, Pick<ScimScope, 'schema' | 'extension'>>();
+
+  constructor(private readonly kept = 1000) {}
+
+  of(request: FastifyRequest, type: 'User' | 'Group'): ScimScope {
+    const connection = request.scimConnection!;
+    const user = this.userSchemaOf(connection.policy);
+    return {
+      connectionId: connection.id,
+      organizationId: connection.organization_id,
+      schema: type === 'User' ? user.schema : GROUP_RESOURCE,
+      extension: user.extension,
+    };
+  }
+
+  private userSchemaOf(policyText: string): Pick<ScimScope, 'schema' | 'extension'> {
+    let entry = this.userSchemas.get(policyText);
+    if (!entry) {
+      const extension = effectivePolicy(JSON.parse(policyText) as PolicyInput).scim_extension;
+      entry = { schema: userResource(extensionSchema(extension)), extension };
+      if (this.userSchemas.size >= this.kept) this.userSchemas.delete(this.userSchemas.keys().next().value!);
+      this.userSchemas.set(policyText, entry);
+    }
+    return entry;
+  }
 }

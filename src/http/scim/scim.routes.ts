@@ -8,7 +8,7 @@ import type { ScimScope, ScimWrites, WrittenResource } from '../../scim/scim-wri
 import { GROUP_RESOURCE } from '../../scim/schema/resource-schemas.ts';
 import type { ScimTokensRepo } from '../../store/scim-tokens.repo.ts';
 import type { FastifyZodInstance } from '../types.ts';
-import { SCIM_CONTENT_TYPE, createScimAuthenticator, createScimErrorHandler, installScimBodyParser, scimScope } from './scim-edge.ts';
+import { SCIM_CONTENT_TYPE, ScimScopes, createScimAuthenticator, createScimErrorHandler, installScimBodyParser } from './scim-edge.ts';
 
 export interface ScimRoutesDeps {
   tokens: ScimTokensRepo;
@@ -41,8 +41,9 @@ export function registerScimRoutes(app: FastifyZodInstance, deps: ScimRoutesDeps
         throw new ScimError(404, undefined, `No SCIM endpoint ${request.method} ${request.url.split('?')[0]}.`);
       });
       api.addHook('onRequest', createScimAuthenticator(deps.tokens));
-      registerDiscovery(api, deps);
-      for (const type of ['User', 'Group'] as const) registerResource(api, deps, type);
+      const scopes = new ScimScopes();
+      registerDiscovery(api, deps, scopes);
+      for (const type of ['User', 'Group'] as const) registerResource(api, deps, scopes, type);
     },
     { prefix: '/scim/v2/:connectionId' },
   );
@@ -57,8 +58,8 @@ function connectionIdOf(request: FastifyRequest): string {
   return request.scimConnection!.id;
 }
 
-function registerDiscovery(api: FastifyZodInstance, deps: ScimRoutesDeps): void {
-  const resourcesOf = (request: FastifyRequest) => [scimScope(request, 'User').schema, GROUP_RESOURCE];
+function registerDiscovery(api: FastifyZodInstance, deps: ScimRoutesDeps, scopes: ScimScopes): void {
+  const resourcesOf = (request: FastifyRequest) => [scopes.of(request, 'User').schema, GROUP_RESOURCE];
 
   api.get('/ServiceProviderConfig', async (request, reply) =>
     send(reply, 200, serviceProviderConfig(deps.baseUrl(connectionIdOf(request)), deps.bodyLimitBytes)),
@@ -91,7 +92,7 @@ function registerDiscovery(api: FastifyZodInstance, deps: ScimRoutesDeps): void 
   });
 }
 
-function registerResource(api: FastifyZodInstance, deps: ScimRoutesDeps, type: 'User' | 'Group'): void {
+function registerResource(api: FastifyZodInstance, deps: ScimRoutesDeps, scopes: ScimScopes, type: 'User' | 'Group'): void {
   const endpoint = `/${type}s`;
   const withId = `${endpoint}/:id`;
   const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
@@ -108,7 +109,7 @@ function registerResource(api: FastifyZodInstance, deps: ScimRoutesDeps, type: '
   };
 
   const list = async (request: FastifyRequest, reply: FastifyReply, params: ListParams) => {
-    const scope = scimScope(request, type);
+    const scope = scopes.of(request, type);
     const projection = { attributes: params.attributes, excludedAttributes: params.excludedAttributes };
     const query = listQuery(params, type, projection);
     const result = await deps.reads.list(scope, query);
@@ -121,7 +122,7 @@ function registerResource(api: FastifyZodInstance, deps: ScimRoutesDeps, type: '
   api.post(`${endpoint}/.search`, async (request, reply) => list(request, reply, listParamsFromSearch(request.body)));
 
   api.get(withId, async (request, reply) => {
-    const scope = scimScope(request, type);
+    const scope = scopes.of(request, type);
     const view = await deps.reads.get(scope, idOf(request));
     const etag = versionOf(view);
     const ifNoneMatch = request.headers['if-none-match'];
@@ -132,7 +133,7 @@ function registerResource(api: FastifyZodInstance, deps: ScimRoutesDeps, type: '
   });
 
   api.post(endpoint, async (request, reply) => {
-    const scope = scimScope(request, type);
+    const scope = scopes.of(request, type);
     const written = await deps.writes.create(scope, request.body);
     const view = await render(scope, written, projectionFromQuery(request.query as Record<string, unknown>));
     reply.header('location', (view.meta as JsonObject | undefined)?.location as string);
@@ -140,14 +141,14 @@ function registerResource(api: FastifyZodInstance, deps: ScimRoutesDeps, type: '
   });
 
   api.put(withId, async (request, reply) => {
-    const scope = scimScope(request, type);
+    const scope = scopes.of(request, type);
     const written = await deps.writes.replace(scope, idOf(request), request.body, ifMatch(request));
     const view = await render(scope, written, projectionFromQuery(request.query as Record<string, unknown>));
     return send(reply, 200, view, versionOf(written.stored));
   });
 
   api.patch(withId, async (request, reply) => {
-    const scope = scimScope(request, type);
+    const scope = scopes.of(request, type);
     const query = request.query as Record<string, unknown>;
     const written = await deps.writes.patch(scope, idOf(request), request.body, ifMatch(request));
     // RFC 7644 §3.5.2: 204, unless the client asks for attributes, when it gets the resource (200). Entra's
@@ -161,7 +162,7 @@ function registerResource(api: FastifyZodInstance, deps: ScimRoutesDeps, type: '
   });
 
   api.delete(withId, async (request, reply) => {
-    await deps.writes.remove(scimScope(request, type), idOf(request), ifMatch(request));
+    await deps.writes.remove(scopes.of(request, type), idOf(request), ifMatch(request));
     return reply.code(204).send();
   });
 }
