@@ -1,6 +1,7 @@
 import type { JsonObject, JsonValue, NormalizedGroup, NormalizedUser } from '../core/model.ts';
 import type { ScimExtensionPolicy } from '../core/policy.ts';
 import type { ScimIndexEntry } from '../store/scim-resources.repo.ts';
+import { isJsonObject } from './json-values.ts';
 import { attr, type ScimSchema } from './schema/attributes.ts';
 import { ENTERPRISE_USER_SCHEMA_ID } from './schema/resource-schemas.ts';
 
@@ -10,7 +11,7 @@ import { ENTERPRISE_USER_SCHEMA_ID } from './schema/resource-schemas.ts';
  */
 
 const str = (value: JsonValue | undefined): string | null => (typeof value === 'string' && value !== '' ? value : null);
-const obj = (value: JsonValue | undefined): JsonObject => (value !== null && typeof value === 'object' && !Array.isArray(value) ? value : {});
+const obj = (value: JsonValue | undefined): JsonObject => (isJsonObject(value) ? value : {});
 const list = (value: JsonValue | undefined): JsonObject[] => (Array.isArray(value) ? value.map((v) => obj(v)) : []);
 
 /** The extension schema an organization's policy defines, as `/Schemas` serves it. */
