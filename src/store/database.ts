@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Schema } from './schema.ts';
+import { startCheckpointer } from './sqlite-checkpointer.ts';
 
 /**
  * What the rest of Roster needs to know about the engine underneath, as capabilities rather than names
@@ -47,13 +48,21 @@ export function openSqlite(file: string): Database {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('cache_size = -65536');
   sqlite.pragma('temp_store = MEMORY');
+  // Checkpoints run in a worker (sqlite-checkpointer.ts); this one only catches a log the worker let grow.
+  sqlite.pragma('wal_autocheckpoint = 50000');
+  // A log that grew under load is cut back once checkpointed, instead of staying at its largest.
+  sqlite.pragma('journal_size_limit = 67108864');
+  const checkpointer = startCheckpointer(file);
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return {
     db,
     capabilities: { concurrentWriters: false, serialColumnType: 'integer-autoincrement', maxParameters: 32_000 },
     description: `sqlite:${file}`,
     refreshStatistics: async () => undefined,
-    close: () => db.destroy(),
+    close: async () => {
+      await db.destroy();
+      await checkpointer.stop();
+    },
   };
 }
 
