@@ -89,3 +89,8 @@ export function indexEntries(type: 'User' | 'Group', id: string, resource: JsonO
   }
   return entries;
 }
+
+/** Whether two lists of keys (as `indexEntries` makes them, in its order) are the same. */
+export function sameEntries(a: readonly ScimIndexEntry[], b: readonly ScimIndexEntry[]): boolean {
+  return a.length === b.length && a.every((entry, i) => entry.attribute === b[i]!.attribute && entry.value_key === b[i]!.value_key);
+}

@@ -8,7 +8,7 @@ import type { ScimResourcesRepo, ScimResourceType, StoredMember } from '../store
 import { sameState } from './json-values.ts';
 import { applyPatch } from './patch/apply-patch.ts';
 import { versionOf } from './resource-view.ts';
-import { indexEntries, normalizeGroup, normalizeUser } from './resource-mapping.ts';
+import { indexEntries, normalizeGroup, normalizeUser, sameEntries } from './resource-mapping.ts';
 import { membersOf, readResourceInput } from './resource-input.ts';
 import { ScimError, invalidValue, resourceNotFound, uniqueness } from './scim-error.ts';
 import type { ResourceSchema } from './schema/attributes.ts';
@@ -80,7 +80,7 @@ export class ScimWrites {
       if (type === 'User') records.push(...(await this.groupAdds(tx, scope, id, input.groups)));
       const stored = nextVersion(current.stored, input.resource, now, records.length > 0);
       if (stored !== current.stored) records.unshift(resourceRecord(scope, type, stored));
-      return { stored, members, records };
+      return { stored, members, records, previous: current.stored };
     });
   }
 
@@ -104,7 +104,7 @@ export class ScimWrites {
       }
       const stored = nextVersion(current.stored, attributes, now, records.length > 0);
       if (stored !== current.stored) records.unshift(resourceRecord(scope, type, stored));
-      return { stored, members, records };
+      return { stored, members, records, previous: current.stored };
     });
   }
 
@@ -131,18 +131,22 @@ export class ScimWrites {
   /** Runs `work` as a statement of a reconciliation of the connection and indexes what it wrote. */
   private async write(
     scope: ScimScope,
-    work: (tx: Tx, now: string) => Promise<WrittenResource & { records: IncomingRecord[] }>,
+    work: (tx: Tx, now: string) => Promise<WrittenResource & { records: IncomingRecord[]; previous?: JsonObject }>,
   ): Promise<WrittenResource> {
     let result: WrittenResource | undefined;
     await this.deps.statements.submit(scope.connectionId, async (tx) => {
       const now = this.deps.clock().toISOString();
-      const { records, ...written } = await work(tx, now);
+      const { records, previous, ...written } = await work(tx, now);
       const type = scope.schema.name;
       const id = written.stored.id as string;
       const resource = records.find((r) => r.kind !== 'membership');
       if (resource) {
         const entries = resource.deleted ? [] : indexEntries(type, id, written.stored);
-        await this.deps.resources.writeIndex(tx, { organizationId: scope.organizationId, connectionId: scope.connectionId }, type, id, entries);
+        // Most updates change no lookup key (a title, a deactivation): then the index is left as it is.
+        const unchanged = previous !== undefined && sameEntries(entries, indexEntries(type, id, previous));
+        if (!unchanged) {
+          await this.deps.resources.writeIndex(tx, { organizationId: scope.organizationId, connectionId: scope.connectionId }, type, id, entries);
+        }
       }
       result = written;
       return records;
