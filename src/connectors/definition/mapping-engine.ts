@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { type JsonValue } from '../../core/model.ts';
+import { groupAttributesSchema, membershipKey, userAttributesSchema, type IncomingRecord } from '../../reconcile/incoming.ts';
+import { isRecord, withoutPaths } from './json-path.ts';
+import { formatPath, REQUIRED_WORDING, type CompiledExpression, type DefinitionIssue, type ProviderDefinition } from './load-provider-definition.ts';
+import { type ResourceName } from './provider-definition.ts';
+
+/**
+ * Provider item → IncomingRecord through the definition's compiled JSONata. The mapping's output is
+ * checked with the same schemas the record API uses, so a declarative connector cannot feed the
+ * reconciler anything a pushed record could not be.
+ */
+
+const externalId = z.string().min(1).max(512);
+/** What a user or group mapping yields. */
+const objectEnvelope = z.strictObject({ id: externalId, deleted: z.boolean().optional(), attributes: z.unknown().optional() });
+/** What a member mapping yields: `other` covers members that are neither (Google CUSTOMER, EXTERNAL). */
+const memberEnvelope = z.strictObject({ type: z.enum(['user', 'group', 'other']), id: externalId });
+
+export type MappedMember =
+  | { kind: 'membership'; record: IncomingRecord & { kind: 'membership' } }
+  /** A group inside a group: kept for nesting, never a user membership. */
+  | { kind: 'nested_group'; group_external_id: string; child_group_external_id: string; raw: JsonValue }
+  | { kind: 'ignored'; group_external_id: string; member_external_id: string; raw: JsonValue };
+
+/** A mapping that yields an invalid record: the item is not ingested, and the error says why. */
+export class MappingError extends Error {
+  override readonly name = 'MappingError';
+  readonly code = 'mapping_invalid';
+  constructor(
+    readonly providerId: string,
+    readonly resource: ResourceName,
+    readonly itemId: string,
+    readonly issues: DefinitionIssue[],
+    options?: { cause?: unknown },
+  ) {
+    super(`${providerId} ${resource} item "${itemId}": ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`, options);
+  }
+}
+
+/** The payload as stored: a JSON copy of the item without the resource's volatile fields. */
+export function storedRaw(definition: ProviderDefinition, resource: ResourceName, item: unknown): JsonValue {
+  return withoutPaths(toJson(item), definition.resources[resource]?.volatileFields ?? []);
+}
+
+/** Maps an item of `users` (or of `deletedUsers`, whose volatile fields then apply). */
+export async function mapUser(definition: ProviderDefinition, item: unknown, resource: 'users' | 'deletedUsers' = 'users'): Promise<IncomingRecord> {
+  const { id, deleted, attributes } = await mapObject(definition, resource, definition.compiled.user, item);
+  if (deleted) return { kind: 'user', external_id: id, deleted: true };
+  const parsed = userAttributesSchema.safeParse(attributes, REQUIRED_WORDING);
+  if (!parsed.success) throw invalid(definition, resource, id, parsed.error, ['attributes']);
+  return { kind: 'user', external_id: id, deleted: false, attributes: parsed.data, raw: storedRaw(definition, resource, item) };
+}
+
+export async function mapGroup(definition: ProviderDefinition, item: unknown): Promise<IncomingRecord> {
+  const { id, deleted, attributes } = await mapObject(definition, 'groups', required(definition, 'group'), item);
+  if (deleted) return { kind: 'group', external_id: id, deleted: true };
+  const parsed = groupAttributesSchema.safeParse(attributes, REQUIRED_WORDING);
+  if (!parsed.success) throw invalid(definition, 'groups', id, parsed.error, ['attributes']);
+  return { kind: 'group', external_id: id, deleted: false, attributes: parsed.data, raw: storedRaw(definition, 'groups', item) };
+}
+
+/** Maps one member of the group the source knows as `groupExternalId`. */
+export async function mapMember(definition: ProviderDefinition, groupExternalId: string, item: unknown): Promise<MappedMember> {
+  const output = await evaluate(definition, 'members', required(definition, 'member'), item);
+  const parsed = memberEnvelope.safeParse(output, REQUIRED_WORDING);
+  if (!parsed.success) throw invalid(definition, 'members', itemIdOf(output, item), parsed.error, []);
+  const raw = storedRaw(definition, 'members', item);
+  const { type, id } = parsed.data;
+  if (type === 'group') return { kind: 'nested_group', group_external_id: groupExternalId, child_group_external_id: id, raw };
+  if (type === 'other') return { kind: 'ignored', group_external_id: groupExternalId, member_external_id: id, raw };
+  return {
+    kind: 'membership',
+    record: {
+      kind: 'membership',
+      external_id: membershipKey(groupExternalId, id),
+      deleted: false,
+      group_external_id: groupExternalId,
+      user_external_id: id,
+      raw,
+    },
+  };
+}
+
+async function mapObject(definition: ProviderDefinition, resource: ResourceName, expression: CompiledExpression, item: unknown) {
+  const output = await evaluate(definition, resource, expression, item);
+  const parsed = objectEnvelope.safeParse(output, REQUIRED_WORDING);
+  if (!parsed.success) throw invalid(definition, resource, itemIdOf(output, item), parsed.error, []);
+  if (!parsed.data.deleted && parsed.data.attributes === undefined) {
+    throw new MappingError(definition.id, resource, parsed.data.id, [{ path: 'attributes', message: 'Required unless deleted is true' }]);
+  }
+  return { id: parsed.data.id, deleted: parsed.data.deleted === true, attributes: parsed.data.attributes };
+}
+
+async function evaluate(definition: ProviderDefinition, resource: ResourceName, expression: CompiledExpression, item: unknown): Promise<unknown> {
+  let output: unknown;
+  try {
+    output = await expression.evaluate(item);
+  } catch (error) {
+    const message = isRecord(error) && typeof error.message === 'string' ? error.message : String(error);
+    throw new MappingError(definition.id, resource, itemIdOf(undefined, item), [{ path: '(mapping)', message: `JSONata evaluation failed: ${message}` }], {
+      cause: error,
+    });
+  }
+  // JSONata marks its result arrays (sequences) and leaves undefined-valued keys; plain JSON is what is stored.
+  return output === undefined ? undefined : toJson(output);
+}
+
+function required(definition: ProviderDefinition, key: 'group' | 'member'): CompiledExpression {
+  const expression = definition.compiled[key];
+  if (expression === undefined) throw new Error(`Provider "${definition.id}" has no ${key} mapping`);
+  return expression;
+}
+
+function invalid(definition: ProviderDefinition, resource: ResourceName, itemId: string, error: z.ZodError, prefix: PropertyKey[]): MappingError {
+  const issues = error.issues.map((issue) => ({ path: formatPath([...prefix, ...issue.path]) || '(result)', message: issue.message }));
+  return new MappingError(definition.id, resource, itemId, issues);
+}
+
+/** The id to name in an error: the mapped id when there is one, else the item's own `id`. */
+function itemIdOf(output: unknown, item: unknown): string {
+  for (const candidate of [output, item]) {
+    if (isRecord(candidate) && (typeof candidate.id === 'string' || typeof candidate.id === 'number')) return String(candidate.id);
+  }
+  return '(no id)';
+}
+
+function toJson(value: unknown): JsonValue {
+  return JSON.parse(JSON.stringify(value) ?? 'null') as JsonValue;
+}
