@@ -1,0 +1,116 @@
+import { parseRetryAfter } from './backoff.ts';
+
+/** What classifiers and pacers see of a response: status, headers and the body parsed as JSON if it was. */
+export interface ResponseView {
+  status: number;
+  headers: Headers;
+  body: unknown;
+  now: number;
+}
+
+export interface ThrottleVerdict {
+  /** Stable label for hooks and metrics, e.g. `google_userRateLimitExceeded`. */
+  reason: string;
+  /** The provider's own "come back in" hint; takes precedence over backoff. */
+  retryAfterMs?: number;
+}
+
+/** Says whether a failed response is the provider asking us to slow down. First match wins. */
+export type ThrottleClassifier = (response: ResponseView) => ThrottleVerdict | undefined;
+
+/** Looks at every response and may ask to hold ALL requests of the connection until an epoch-ms time. */
+export type Pacer = (response: ResponseView) => { until: number; reason: string } | undefined;
+
+/** Pulls a provider error reason (for errors and logs) out of a body. First non-empty answer wins. */
+export type ReasonExtractor = (body: unknown) => string | undefined;
+
+/** Per-provider throttle behaviour as data: the client core iterates these lists and never names a provider. */
+export interface ThrottleProfile {
+  classifiers: readonly ThrottleClassifier[];
+  pacers: readonly Pacer[];
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const stringAt = (value: unknown, key: string): string | undefined => (isRecord(value) && typeof value[key] === 'string' ? value[key] : undefined);
+const retryAfterOf = (response: ResponseView) => parseRetryAfter(response.headers.get('retry-after'), response.now);
+const withRetryAfter = (reason: string, retryAfterMs: number | undefined): ThrottleVerdict =>
+  retryAfterMs === undefined ? { reason } : { reason, retryAfterMs };
+
+/** Google `{error:{errors:[{reason}]}}`. */
+const googleReasons = (body: unknown): string[] => {
+  const errors = isRecord(body) && isRecord(body.error) ? body.error.errors : undefined;
+  return Array.isArray(errors) ? errors.map((entry) => stringAt(entry, 'reason')).filter((r): r is string => r !== undefined) : [];
+};
+
+export const GOOGLE_THROTTLE_REASONS: ReadonlySet<string> = new Set(['userRateLimitExceeded', 'rateLimitExceeded', 'quotaExceeded']);
+
+/** Google throttles with 403 (sometimes 429) and says so only in `errors[].reason`; a plain 403 forbidden is real. */
+export const googleThrottle: ThrottleClassifier = (response) => {
+  if (response.status !== 403 && response.status !== 429) return undefined;
+  const reason = googleReasons(response.body).find((r) => GOOGLE_THROTTLE_REASONS.has(r));
+  return reason === undefined ? undefined : withRetryAfter(`google_${reason}`, retryAfterOf(response));
+};
+
+/** Okta 429 `{errorCode:"E0000047"}`: wait until `X-Rate-Limit-Reset` (epoch seconds), else Retry-After. */
+export const oktaThrottle: ThrottleClassifier = (response) => {
+  if (response.status !== 429 || stringAt(response.body, 'errorCode') !== 'E0000047') return undefined;
+  const reset = Number(response.headers.get('x-rate-limit-reset'));
+  const untilReset = Number.isFinite(reset) && reset > 0 ? Math.max(0, reset * 1000 - response.now) : undefined;
+  return withRetryAfter('okta_E0000047', retryAfterOf(response) ?? untilReset);
+};
+
+/** Graph answers 429 (and 503 when a service is overloaded) with Retry-After in seconds. */
+export const graphThrottle: ThrottleClassifier = (response) => {
+  if (response.status !== 429 && !(response.status === 503 && response.headers.has('retry-after'))) return undefined;
+  return withRetryAfter('graph_throttled', retryAfterOf(response));
+};
+
+/** Any provider: 429 is always "slow down"; 503 with Retry-After is a server asking for time. */
+export const genericThrottle: ThrottleClassifier = (response) => {
+  if (response.status === 429) return withRetryAfter('http_429', retryAfterOf(response));
+  if (response.status === 503 && response.headers.has('retry-after')) return withRetryAfter('http_503_retry_after', retryAfterOf(response));
+  return undefined;
+};
+
+export interface OktaPacerOptions {
+  /** Hold requests once Remaining ≤ max(reserveMin, reserveFraction·Limit). Other clients share the bucket. */
+  reserveMin?: number;
+  reserveFraction?: number;
+  /** Guards against clock skew or a bogus header parking the connection for hours. */
+  maxPauseMs?: number;
+}
+
+/**
+ * Okta publishes its per-minute bucket on every response. Pausing until `X-Rate-Limit-Reset` when
+ * Remaining runs low keeps us from ever spending the org's last calls and drawing a 429.
+ */
+export function oktaRateLimitPacer(options: OktaPacerOptions = {}): Pacer {
+  const reserveMin = options.reserveMin ?? 1;
+  const reserveFraction = options.reserveFraction ?? 0.05;
+  const maxPauseMs = options.maxPauseMs ?? 65_000;
+  return (response) => {
+    const remaining = Number(response.headers.get('x-rate-limit-remaining') ?? Number.NaN);
+    const reset = Number(response.headers.get('x-rate-limit-reset') ?? Number.NaN);
+    if (!Number.isFinite(remaining) || !Number.isFinite(reset)) return undefined;
+    const limit = Number(response.headers.get('x-rate-limit-limit') ?? Number.NaN);
+    const reserve = Math.max(reserveMin, Number.isFinite(limit) ? Math.floor(limit * reserveFraction) : 0);
+    if (remaining > reserve) return undefined;
+    const until = Math.min(reset * 1000, response.now + maxPauseMs);
+    return until > response.now ? { until, reason: 'okta_rate_limit_remaining_low' } : undefined;
+  };
+}
+
+export const throttleProfiles = {
+  generic: { classifiers: [genericThrottle], pacers: [] },
+  google: { classifiers: [googleThrottle, genericThrottle], pacers: [] },
+  microsoftGraph: { classifiers: [graphThrottle, genericThrottle], pacers: [] },
+  okta: { classifiers: [oktaThrottle, genericThrottle], pacers: [oktaRateLimitPacer()] },
+} as const satisfies Record<string, ThrottleProfile>;
+
+/** Google errors[].reason, OAuth `error`, Okta `errorCode`, Graph `error.code`. */
+export const defaultReasonExtractors: readonly ReasonExtractor[] = [
+  (body) => googleReasons(body)[0],
+  (body) => stringAt(body, 'error'),
+  (body) => stringAt(body, 'errorCode'),
+  (body) => (isRecord(body) ? stringAt(body.error, 'code') : undefined),
+];
