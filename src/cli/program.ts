@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ConfigError } from '../config.ts';
 import { ApiError } from './api-client.ts';
 import { registerDirectoryCommands } from './commands/directory.command.ts';
+import { registerEmulateCommands } from './commands/emulate.command.ts';
 import { registerEventsCommands } from './commands/events.command.ts';
 import { registerMigrateCommand } from './commands/migrate.command.ts';
 import { registerStartCommand } from './commands/start.command.ts';
@@ -11,7 +12,7 @@ import type { CliContext } from './context.ts';
 /** A command module adds its command(s) to the program. New commands are added to this list. */
 export type RegisterCommand = (program: Command, context: CliContext) => void;
 
-const COMMANDS: RegisterCommand[] = [registerStartCommand, registerMigrateCommand, registerDirectoryCommands, registerEventsCommands, registerWebhooksCommands];
+const COMMANDS: RegisterCommand[] = [registerStartCommand, registerMigrateCommand, registerDirectoryCommands, registerEventsCommands, registerWebhooksCommands, registerEmulateCommands];
 
 export function buildProgram(context: CliContext): Command {
   const program = new Command('roster')

@@ -1,0 +1,109 @@
+/** Throttling and fault injection for API calls, switched on and off per test. */
+
+export type ThrottleReason = 'userRateLimitExceeded' | 'quotaExceeded';
+
+export type ThrottleRule =
+  /** Refuses about this fraction of requests (0–1), chosen by a seeded generator so runs repeat. */
+  | { fraction: number; reason?: ThrottleReason }
+  /** Allows this many requests per subject in each rolling minute, refuses the rest. */
+  | { perMinute: number; reason?: ThrottleReason };
+
+export type FaultKind = 'server-error' | 'timeout' | 'truncated';
+
+export interface FaultRule {
+  kind: FaultKind;
+  /** Applies to the next `count` requests… */
+  count?: number;
+  /** …or to about this fraction of requests. */
+  fraction?: number;
+  /** For server-error: 500 (backendError) or 503 (serviceUnavailable); default 503. */
+  status?: 500 | 502 | 503;
+}
+
+interface ActiveFault extends FaultRule {
+  remaining: number;
+}
+
+export type ThrottleVerdict = { reason: ThrottleReason; message: string } | undefined;
+
+const MESSAGES: Record<ThrottleReason, string> = {
+  userRateLimitExceeded: 'Quota exceeded for quota metric \'Queries\' and limit \'Queries per minute per user\' of service \'admin.googleapis.com\'.',
+  quotaExceeded: 'Quota exceeded for quota metric \'Concurrent requests\' of service \'admin.googleapis.com\'.',
+};
+
+export class Behaviours {
+  private throttle: ThrottleRule | undefined;
+  private readonly windows = new Map<string, number[]>();
+  private faults: ActiveFault[] = [];
+  private state: number;
+  /** Counters tests read to check what was actually injected. */
+  readonly stats = { throttled: 0, faults: { 'server-error': 0, timeout: 0, truncated: 0 } as Record<FaultKind, number> };
+
+  constructor(
+    seed: number,
+    private readonly now: () => number,
+  ) {
+    this.state = seed >>> 0;
+  }
+
+  private random(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  setThrottle(rule: ThrottleRule | undefined): void {
+    this.throttle = rule;
+    this.windows.clear();
+  }
+
+  addFault(rule: FaultRule): void {
+    if (rule.count === undefined && rule.fraction === undefined) throw new Error('a fault needs count or fraction');
+    this.faults.push({ ...rule, remaining: rule.count ?? Number.POSITIVE_INFINITY });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  reset(): void {
+    this.setThrottle(undefined);
+    this.clearFaults();
+  }
+
+  checkThrottle(subject: string): ThrottleVerdict {
+    const rule = this.throttle;
+    if (!rule) return undefined;
+    const reason = rule.reason ?? 'userRateLimitExceeded';
+    let refused: boolean;
+    if ('fraction' in rule) {
+      refused = this.random() < rule.fraction;
+    } else {
+      const now = this.now();
+      const recent = (this.windows.get(subject) ?? []).filter((at) => now - at < 60_000);
+      refused = recent.length >= rule.perMinute;
+      // Refused calls still count against the quota, as Google's do.
+      recent.push(now);
+      this.windows.set(subject, recent);
+    }
+    if (!refused) return undefined;
+    this.stats.throttled += 1;
+    return { reason, message: MESSAGES[reason] };
+  }
+
+  /** The fault to inject into this request, if any; count-based rules are consumed. */
+  nextFault(): FaultRule | undefined {
+    for (const fault of this.faults) {
+      if (fault.remaining <= 0) continue;
+      const hit = fault.count !== undefined ? true : this.random() < (fault.fraction ?? 0);
+      if (!hit) continue;
+      fault.remaining -= 1;
+      this.stats.faults[fault.kind] += 1;
+      return fault;
+    }
+    this.faults = this.faults.filter((fault) => fault.remaining > 0);
+    return undefined;
+  }
+}
