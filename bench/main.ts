@@ -6,10 +6,11 @@
  * Phases: the floor (the same pages bulk-inserted raw into a plain table), the initial load into an
  * empty store, an unchanged re-apply, and a re-apply with 1% of users changed.
  *
- *   npm run bench -- [--only reconcile|webhooks|scim] [--engine sqlite|postgres|all] [--users N] [--postgres-url URL]
+ *   npm run bench -- [--only reconcile|webhooks|scim|google] [--engine sqlite|postgres|all] [--users N] [--postgres-url URL]
  *
  * Then (unless another `--only` is given) the webhook delivery benchmark of bench/webhooks.ts, on SQLite unless an
- * engine is named, and the SCIM server benchmark of bench/scim.ts (a Roster process on SQLite under HTTP load).
+ * engine is named, the SCIM server benchmark of bench/scim.ts (a Roster process on SQLite under HTTP load), and
+ * the Google sync benchmark of bench/google-sync.ts (a full sync of an emulated Google org over HTTP, on SQLite).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { formatTable, phaseLabel, targetsFor, verdicts, type PhaseResult } from 
 import { RssSampler } from './rss-sampler.ts';
 import { SyntheticDirectory, type SnapshotVariant } from './synthetic-directory.ts';
 import { runScimBenchmark } from './scim.ts';
+import { runGoogleSyncBenchmark } from './google-sync.ts';
 import { runWebhookBenchmark } from './webhooks.ts';
 
 const PAGE_SIZE = 5000;
@@ -191,7 +193,7 @@ function runEngineInChild(engine: Engine): Promise<PhaseResult[]> {
 }
 
 const only = flags.only;
-const BENCHMARKS = ['reconcile', 'webhooks', 'scim'];
+const BENCHMARKS = ['reconcile', 'webhooks', 'scim', 'google'];
 if (only !== undefined && !BENCHMARKS.includes(only)) throw new Error(`--only must be one of ${BENCHMARKS.join(', ')}, got '${only}'`);
 const runs = (name: string) => only === undefined || only === name;
 
@@ -238,4 +240,12 @@ if (runs('webhooks') && !flags['json-out']) {
 if (runs('scim') && !flags['json-out']) {
   console.log(`\nSCIM server: ${users.toLocaleString('en-US')} users in one connection on SQLite, 20 concurrent HTTP connections`);
   await runScimBenchmark({ users, groups: 1000, seconds: 10, connections: 20 });
+}
+
+if (runs('google') && !flags['json-out']) {
+  const groups = Math.max(1, Math.floor(users / 50));
+  console.log(
+    `\nGoogle sync: full sync of a ${users.toLocaleString('en-US')}-user, ${groups.toLocaleString('en-US')}-group emulated Google org over HTTP, on SQLite (emulator in its own process)`,
+  );
+  await runGoogleSyncBenchmark({ users, groups, seed: 1 });
 }

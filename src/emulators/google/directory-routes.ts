@@ -15,6 +15,11 @@ export interface DirectoryDeps {
   org: GoogleOrg;
   pageTokens: PageTokens;
   channels: WatchChannels;
+  /**
+   * A group's sorted member list, kept while the org does not change: paging a 12,500-member group by 200
+   * would otherwise rebuild and sort the whole list for every page.
+   */
+  memberLists: Map<string, { version: string; members: LiveMember[] }>;
 }
 
 export interface ApiRequest {
@@ -124,6 +129,8 @@ function liveMembers(org: GoogleOrg, groupId: string, derived: boolean, seen = n
   return [...out.values()];
 }
 
+const MEMBER_LISTS_KEPT = 64;
+
 function listMembers(deps: DirectoryDeps, request: ApiRequest, params: Record<string, string>): ApiResult {
   const { org } = deps;
   const { query } = request;
@@ -132,7 +139,14 @@ function listMembers(deps: DirectoryDeps, request: ApiRequest, params: Record<st
   const roles = query.get('roles')?.split(',').map((role) => role.trim().toUpperCase()).filter(Boolean);
   if (roles?.some((role) => !['OWNER', 'MANAGER', 'MEMBER'].includes(role))) throw new GoogleApiError(400, 'invalid', 'Invalid Input: roles');
   const derived = query.get('includeDerivedMembership') === 'true';
-  const members = liveMembers(org, group.id, derived).filter((member) => !roles || roles.includes(member.role)).sort(byId);
+  const key = JSON.stringify([group.id, roles ?? null, derived]);
+  let cached = deps.memberLists.get(key);
+  if (cached?.version !== org.listEtag()) {
+    cached = { version: org.listEtag(), members: liveMembers(org, group.id, derived).filter((member) => !roles || roles.includes(member.role)).sort(byId) };
+    if (deps.memberLists.size >= MEMBER_LISTS_KEPT) deps.memberLists.delete(deps.memberLists.keys().next().value!);
+    deps.memberLists.set(key, cached);
+  }
+  const members = cached.members;
   const { page, nextPageToken } = pageById(deps, members, query, maxResults, scopeDigest(['members', group.id, roles, derived]));
   const body: Record<string, unknown> = { kind: 'admin#directory#members', etag: group.etag };
   if (page.length > 0) {

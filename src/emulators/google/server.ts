@@ -52,7 +52,7 @@ export async function startGoogleEmulator(options: GoogleEmulatorOptions = {}): 
   oauth.registerClient(oauthClient);
   const behaviours = new Behaviours(seed, now);
   const channels = new WatchChannels({ org, now, resourceUriBase: () => baseUrl, ...(options.sendNotification ? { send: options.sendNotification } : {}) });
-  const deps: DirectoryDeps = { org, pageTokens: new PageTokens(randomBytes(32).toString('hex'), now), channels };
+  const deps: DirectoryDeps = { org, pageTokens: new PageTokens(randomBytes(32).toString('hex'), now), channels, memberLists: new Map() };
   const control = createControl({ org, oauth, behaviours, channels, advanceTime: (ms) => (clockOffset += ms) });
   const hanging = new Set<ServerResponse>();
 
