@@ -48,20 +48,26 @@ export function newRunCounters(): RunCounters {
 
 export async function insertRun(
   tx: Tx,
-  run: { organization_id: string; connection_id: string; kind: string; now: string },
+  run: { organization_id: string; connection_id: string; kind: string; now: string; status?: SyncRunStatus; trigger?: string },
 ): Promise<SyncRunRow> {
   const row: SyncRunRow = {
     id: newId('syncRun'),
     organization_id: run.organization_id,
     connection_id: run.connection_id,
     kind: run.kind,
-    status: 'running',
+    status: run.status ?? 'running',
     counters: JSON.stringify(newRunCounters()),
     held: null,
     error: null,
     started_at: run.now,
     finished_at: null,
     updated_at: run.now,
+    trigger: run.trigger ?? null,
+    checkpoint: null,
+    progress: null,
+    lease_owner: null,
+    lease_until: null,
+    attempts: 0,
   };
   await tx.insertInto('sync_runs').values(row).execute();
   return row;

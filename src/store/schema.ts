@@ -142,6 +142,56 @@ export interface SyncRunsTable {
   started_at: string;
   finished_at: string | null;
   updated_at: string;
+  /** `manual`, `schedule`, `push`, `api` (a pushed snapshot), `activation`. */
+  trigger: string | null;
+  /** JSON: where a pull resumes; written with the records it follows. */
+  checkpoint: string | null;
+  /** JSON: phase, pages, records, rate and ETA while running. */
+  progress: string | null;
+  lease_owner: string | null;
+  lease_until: string | null;
+  attempts: number;
+}
+
+/** A pull connection's credentials, sealed by the secret box as one JSON document. */
+export interface ConnectionSecretsTable {
+  connection_id: string;
+  organization_id: string;
+  sealed: string;
+  updated_at: string;
+}
+
+/** When each tier of a connection runs next; claimed by a conditional update, so one process wins. */
+export interface SyncSchedulesTable {
+  connection_id: string;
+  organization_id: string;
+  tier: string;
+  interval_seconds: number;
+  next_run_at: string;
+  last_run_at: string | null;
+}
+
+/** A push channel a provider delivers change notifications through (Google users.watch). */
+export interface PushChannelsTable {
+  id: string;
+  connection_id: string;
+  organization_id: string;
+  resource_id: string;
+  token_hash: string;
+  expires_at: string;
+  created_at: string;
+  stopped_at: string | null;
+}
+
+/** An OAuth consent under way: the state's hash, and the sealed PKCE verifier and redirect URI. */
+export interface OauthStatesTable {
+  state_hash: string;
+  connection_id: string;
+  organization_id: string;
+  sealed: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
 }
 
 export interface ApiKeysTable {
@@ -267,4 +317,8 @@ export interface Schema {
   webhook_attempts: WebhookAttemptsTable;
   scim_tokens: ScimTokensTable;
   scim_index: ScimIndexTable;
+  connection_secrets: ConnectionSecretsTable;
+  sync_schedules: SyncSchedulesTable;
+  push_channels: PushChannelsTable;
+  oauth_states: OauthStatesTable;
 }

@@ -6,6 +6,9 @@ import type { IncomingRecord } from '../reconcile/incoming.ts';
 import type { SnapshotService } from '../reconcile/snapshots.ts';
 import type { ProviderHttpClient } from './http/provider-http-client.ts';
 
+/** Records applied per reconciliation: the ingest API's own page limit. */
+const APPLY_BATCH = 5000;
+
 /** A pull source as one full enumeration needs it: what the provider looks like, how to reach it. */
 export interface PullSource {
   definition: ProviderDefinition;
@@ -38,8 +41,17 @@ export async function runFullSnapshot(snapshots: SnapshotService, connectionId: 
   const run = await snapshots.begin(connectionId);
   try {
     const progress: SnapshotProgress = { resource: 'users', pages: 0, records: 0 };
+    // Pages are gathered into batches of about APPLY_BATCH records: one reconciliation of 5,000 records costs
+    // far less than ten of 500 (the size of a Google page).
+    let pending: IncomingRecord[] = [];
+    const flush = async () => {
+      if (pending.length > 0) await snapshots.addRecords(connectionId, run.id, pending);
+      pending = [];
+    };
     const apply = async (resource: ResourceName, records: IncomingRecord[]) => {
-      if (records.length > 0) await snapshots.addRecords(connectionId, run.id, records);
+      if (resource !== progress.resource) await flush();
+      pending.push(...records);
+      if (pending.length >= APPLY_BATCH) await flush();
       progress.resource = resource;
       progress.pages += 1;
       progress.records += records.length;
@@ -68,6 +80,7 @@ export async function runFullSnapshot(snapshots: SnapshotService, connectionId: 
         }
       }
     }
+    await flush();
     return await snapshots.commit(connectionId, run.id);
   } catch (error) {
     // The enumeration's error is what the caller needs. Should the abort fail too, the run stays `running`,
