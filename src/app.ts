@@ -17,6 +17,7 @@ import { registerEventRoutes } from './http/routes/events.routes.ts';
 import { registerWebhookEndpointRoutes } from './http/routes/webhook-endpoints.routes.ts';
 import { DeliveryWorker } from './events/webhooks/delivery-worker.ts';
 import { WebhookSender } from './events/webhooks/webhook-sender.ts';
+import { resealAtStartup } from './security/reseal-secrets.ts';
 import { createAesGcmSecretBox, loadOrCreateSecretKey } from './security/secret-box.ts';
 import { UrlGuard } from './security/url-guard.ts';
 import { WebhookEndpointsRepo } from './store/webhook-endpoints.repo.ts';
@@ -107,7 +108,10 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       loadOrCreateSecretKey(config.secretKey, config.dataDir, (file) =>
         logger.warn({ file }, 'created the key that encrypts stored secrets; keep this file (or set ROSTER_SECRET_KEY): without it, webhook secrets cannot be read'),
       ),
+      config.previousSecretKeys,
     );
+    // Moves values sealed under a rotated-out key to the current one, before anything reads them.
+    await resealAtStartup(database, secretBox, clock, logger);
     const urlGuard = new UrlGuard(config.webhooks.allowedHosts);
     const webhookSender = new WebhookSender(urlGuard, config.webhooks.timeoutMs, clock);
     const deliveryWorker = new DeliveryWorker({ database, secretBox, sender: webhookSender, config: config.webhooks, clock, logger });

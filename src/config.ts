@@ -23,6 +23,8 @@ export interface Config {
   eventRetentionDays: number | null;
   /** Key of the secret box that encrypts stored secrets; generated into `<dataDir>/secret-key` when unset. */
   secretKey: Buffer | undefined;
+  /** Keys rotated out: still open stored secrets until start-up (or `roster secrets reseal`) re-seals them under `secretKey`. */
+  previousSecretKeys: Buffer[];
   webhooks: WebhookConfig;
 }
 
@@ -77,6 +79,12 @@ const integer = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
+const secretKey = z
+  .string()
+  .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64 (generate one with `openssl rand -base64 32`)')
+  .transform((value) => Buffer.from(value, 'base64'))
+  .refine((key) => key.length === 32, 'must decode to exactly 32 bytes');
+
 const envSchema = z.object({
   PORT: optional(integer(0, 65_535)).default(8080),
   HOST: optional(z.string().min(1)).default('0.0.0.0'),
@@ -102,13 +110,10 @@ const envSchema = z.object({
   ROSTER_EVENT_RETENTION_DAYS: optional(
     z.union([z.literal('unlimited'), integer(1, 36_500)], { error: "must be a number of days (1 or more) or 'unlimited'" }),
   ).default(90),
-  ROSTER_SECRET_KEY: optional(
-    z
-      .string()
-      .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64 (generate one with `openssl rand -base64 32`)')
-      .transform((value) => Buffer.from(value, 'base64'))
-      .refine((key) => key.length === 32, 'must decode to exactly 32 bytes'),
-  ),
+  ROSTER_SECRET_KEY: optional(secretKey),
+  ROSTER_SECRET_KEY_PREVIOUS: optional(z.string())
+    .transform((value) => (value ?? '').split(',').map((key) => key.trim()).filter((key) => key !== ''))
+    .pipe(z.array(secretKey)),
   ROSTER_WEBHOOK_ALLOWED_HOSTS: optional(z.string())
     .transform((value) => (value ?? '').split(',').map((host) => host.trim()).filter((host) => host !== '')),
   ROSTER_WEBHOOK_TIMEOUT_MS: optional(integer(100, 120_000)).default(DEFAULT_WEBHOOK_CONFIG.timeoutMs),
@@ -127,16 +132,18 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const SECRET_VARIABLES = new Set(['ROSTER_API_KEY', 'ROSTER_DATABASE_URL', 'ROSTER_SECRET_KEY']);
+const SECRET_VARIABLES = new Set(['ROSTER_API_KEY', 'ROSTER_DATABASE_URL', 'ROSTER_SECRET_KEY', 'ROSTER_SECRET_KEY_PREVIOUS']);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? '(environment)');
+      // In a comma-separated list, which item: its position, since a secret's value is never shown.
+      const item = typeof issue.path[1] === 'number' ? ` (item ${issue.path[1] + 1} of the list)` : '';
       // Never echo the key back: the message may end up in a log.
       const got = SECRET_VARIABLES.has(variable) ? '' : ` (got '${env[variable]}')`;
-      return `  ${variable}: ${issue.message}${got}`;
+      return `  ${variable}: ${issue.message}${item}${got}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
@@ -152,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: e.ROSTER_BODY_LIMIT_BYTES,
     eventRetentionDays: e.ROSTER_EVENT_RETENTION_DAYS === 'unlimited' ? null : e.ROSTER_EVENT_RETENTION_DAYS,
     secretKey: e.ROSTER_SECRET_KEY,
+    previousSecretKeys: e.ROSTER_SECRET_KEY_PREVIOUS,
     webhooks: {
       allowedHosts: e.ROSTER_WEBHOOK_ALLOWED_HOSTS,
       timeoutMs: e.ROSTER_WEBHOOK_TIMEOUT_MS,

@@ -5,6 +5,7 @@ import { registerDirectoryCommands } from './commands/directory.command.ts';
 import { registerEmulateCommands } from './commands/emulate.command.ts';
 import { registerEventsCommands } from './commands/events.command.ts';
 import { registerMigrateCommand } from './commands/migrate.command.ts';
+import { registerSecretsCommands } from './commands/secrets.command.ts';
 import { registerStartCommand } from './commands/start.command.ts';
 import { registerWebhooksCommands } from './commands/webhooks.command.ts';
 import type { CliContext } from './context.ts';
@@ -12,7 +13,7 @@ import type { CliContext } from './context.ts';
 /** A command module adds its command(s) to the program. New commands are added to this list. */
 export type RegisterCommand = (program: Command, context: CliContext) => void;
 
-const COMMANDS: RegisterCommand[] = [registerStartCommand, registerMigrateCommand, registerDirectoryCommands, registerEventsCommands, registerWebhooksCommands, registerEmulateCommands];
+const COMMANDS: RegisterCommand[] = [registerStartCommand, registerMigrateCommand, registerDirectoryCommands, registerEventsCommands, registerWebhooksCommands, registerEmulateCommands, registerSecretsCommands];
 
 export function buildProgram(context: CliContext): Command {
   const program = new Command('roster')
