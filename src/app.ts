@@ -39,6 +39,19 @@ import { DirectoryRepo } from './store/directory.repo.ts';
 import { EventsRepo } from './store/events.repo.ts';
 import { SyncRunsRepo } from './store/sync-runs.repo.ts';
 import { createServer, loggerOptions } from './http/server.ts';
+import { registerPullSyncRoutes } from './http/routes/pull-sync.routes.ts';
+import { registerPushRoutes } from './http/routes/push.routes.ts';
+import { registerOAuthAuthorizeRoute, registerOAuthCallbackRoute } from './http/routes/oauth.routes.ts';
+import { OAUTH_CALLBACK_PATH, OAuthConsents } from './sync/oauth-consent.ts';
+import { createJobQueue } from './jobs/create-job-queue.ts';
+import type { JobQueue } from './jobs/job-queue.ts';
+import { ConnectionSecretsRepo } from './store/connection-secrets.repo.ts';
+import { ConnectionRuntimes } from './sync/connection-runtimes.ts';
+import { JOBS, PullConnections } from './sync/pull-connections.ts';
+import { SyncScheduler } from './sync/scheduler.ts';
+import { SYNC_RUN_JOB, SyncRunner } from './sync/sync-runner.ts';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import type { FastifyZodInstance } from './http/types.ts';
 import { ApiKeysRepo, generateApiKey } from './store/api-keys.repo.ts';
 import { AuditRepo } from './store/audit.repo.ts';
@@ -66,6 +79,10 @@ export interface Roster {
   readonly logger: FastifyBaseLogger;
   /** Runs the periodic housekeeping now (it also runs hourly once started): due hires become active, expired events go. */
   housekeeping(): Promise<void>;
+  /** The sync engine: pull runs (sync now), the scheduler's round, the background job queue. */
+  readonly sync: { runner: SyncRunner; scheduler: SyncScheduler; pull: PullConnections; jobs: JobQueue };
+  /** Starts background work alone, without listening (what `roster worker` runs). */
+  startWorker(): Promise<void>;
   /** Starts listening on `config.host:config.port`; resolves to the address, e.g. `http://127.0.0.1:8080`. */
   start(): Promise<string>;
   /** Stops accepting requests, lets in-flight ones finish, closes the database if this instance opened it. */
@@ -121,6 +138,57 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
 
     // Where clients reach this instance: configured, or learnt from the port it listens on once started.
     let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
+
+    // The sync engine: pull connections' provider clients, their runs, schedules and push channels.
+    const jobs = await createJobQueue(database, { log: logger, pgBoss: { pollingIntervalSeconds: 0.5 }, inProcess: {} });
+    const connectionSecrets = new ConnectionSecretsRepo(database.db, secretBox);
+    const providerUrlGuard = new UrlGuard(config.sync.providerAllowedHosts, 'ROSTER_PROVIDER_ALLOWED_HOSTS');
+    let pull: PullConnections | undefined;
+    const runtimes = new ConnectionRuntimes({
+      connections,
+      secrets: connectionSecrets,
+      urlGuard: providerUrlGuard,
+      ...(config.sync.providerHttp ? { http: config.sync.providerHttp } : {}),
+      onRevoked: (connection, error) => pull!.onRevoked(connection, error),
+      clock,
+      logger,
+    });
+    const runner = new SyncRunner(
+      { database, reconciler, snapshots, runtimes, jobs, clock, logger, onRunEnded: (run, outcome) => pull!.onRunEnded(run, outcome) },
+      { leaseMs: config.sync.leaseMs, applyBatch: config.sync.applyBatch, workerId: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` },
+    );
+    pull = new PullConnections({
+      database,
+      connections,
+      runtimes,
+      reconciler,
+      jobs,
+      runner: () => runner,
+      pushAddress: (connectionId, provider) => `${publicUrl}/push/${connectionId}/${provider}`,
+      clock,
+      logger,
+    });
+    const scheduler = new SyncScheduler({ database, runner, jobs, clock, logger }, { tickMs: config.sync.tickMs, queuedGraceMs: Math.max(30_000, config.sync.tickMs * 6) });
+    const pullSetup = {
+      secrets: connectionSecrets,
+      checkUrl: (url: string) => providerUrlGuard.check(url),
+      validateLater: (connectionId: string) => jobs.send(JOBS.validate, { connection_id: connectionId }),
+    };
+    registerPushRoutes(server, { database, jobs, logger });
+    // "Connect Google": an admin's consent completes an OAuth client's credentials; the callback is public.
+    const consents = new OAuthConsents({
+      database,
+      connections,
+      secrets: connectionSecrets,
+      secretBox,
+      checkUrl: pullSetup.checkUrl,
+      redirectUri: () => `${publicUrl}${OAUTH_CALLBACK_PATH}`,
+      validateLater: pullSetup.validateLater,
+      ...(config.sync.providerHttp ? { http: config.sync.providerHttp } : {}),
+      clock,
+      logger,
+    });
+    registerOAuthCallbackRoute(server, { consents });
     const scimBaseUrl = (connectionId: string) => `${publicUrl}/scim/v2/${connectionId}`;
     const scimTokens = new ScimTokensRepo(database.db);
     const scimResources = new ScimResourcesRepo(database.db);
@@ -148,7 +216,10 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
         organizations,
         clock,
         detachDeletedConnection: (id) => reconciler.detachDeletedConnection(id),
+        pull: pullSetup,
       });
+      registerPullSyncRoutes(api, { connections, runner, pull: pullSetup, clock });
+      registerOAuthAuthorizeRoute(api, { connections, consents });
       registerApiKeyRoutes(api, { apiKeys, organizations, clock });
       registerAuditLogRoutes(api, { audit, organizations });
 
@@ -189,6 +260,20 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
     };
     let timer: NodeJS.Timeout | undefined;
     let stopped: Promise<void> | undefined;
+    let working = false;
+    const startWorker = async () => {
+      if (working) return;
+      working = true;
+      await jobs.work(SYNC_RUN_JOB, (job) => runner.execute(String(job.run_id)), { concurrency: config.sync.concurrency });
+      await jobs.work(JOBS.validate, (job) => pull!.validate(String(job.connection_id)), { concurrency: 2 });
+      await jobs.work(JOBS.renewChannels, (job) => pull!.renewChannels(String(job.connection_id)), { concurrency: 2 });
+      await jobs.work(JOBS.fetchObject, (job) => pull!.fetchObject(String(job.connection_id), job.kind === 'group' ? 'group' : 'user', String(job.external_id)), {
+        concurrency: 4,
+      });
+      scheduler.start();
+      // Runs a dead process left behind are picked up at once, not a tick later.
+      void scheduler.tick();
+    };
     return {
       config,
       database,
@@ -196,17 +281,22 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       metrics,
       logger,
       housekeeping,
+      sync: { runner, scheduler, pull, jobs },
+      startWorker,
       start: async () => {
         const address = await server.listen({ port: config.port, host: config.host });
         if (config.publicUrl === undefined) publicUrl = `http://localhost:${new URL(address).port}`;
         timer = setInterval(housekeeping, HOUSEKEEPING_INTERVAL_MS).unref();
         void housekeeping();
         deliveryWorker.start();
+        if (config.sync.worker) await startWorker();
         return address;
       },
       stop: () =>
         (stopped ??= (async () => {
           clearInterval(timer);
+          await scheduler.stop();
+          await jobs.stop();
           await deliveryWorker.stop();
           webhookSender.close();
           await server.close();

@@ -26,7 +26,39 @@ export interface Config {
   /** Keys rotated out: still open stored secrets until start-up (or `roster secrets reseal`) re-seals them under `secretKey`. */
   previousSecretKeys: Buffer[];
   webhooks: WebhookConfig;
+  sync: SyncConfig;
 }
+
+export interface SyncConfig {
+  /** Whether this process runs background work (sync runs, schedules, push fetches); `roster worker` always does. */
+  worker: boolean;
+  /** Hostnames and CIDRs that providers' URLs (a connection's API root, token endpoint) may reach although private. */
+  providerAllowedHosts: string[];
+  /** How often due schedules and abandoned runs are looked for. */
+  tickMs: number;
+  /** How long a worker's claim on a run holds without a heartbeat before another worker takes it over. */
+  leaseMs: number;
+  /** Sync runs one process executes at once. */
+  concurrency: number;
+  /** Records a pull gathers before applying them with its checkpoint (what a crash redoes at most). */
+  applyBatch: number;
+  /** Retry and timeout settings of provider calls; the defaults suit real providers. */
+  providerHttp?: {
+    errorBackoff?: { baseMs: number; capMs: number };
+    throttleBackoff?: { baseMs: number; capMs: number };
+    attemptTimeoutMs?: number;
+    maxErrorAttempts?: number;
+  };
+}
+
+export const DEFAULT_SYNC_CONFIG: SyncConfig = {
+  worker: true,
+  providerAllowedHosts: [],
+  tickMs: 5_000,
+  leaseMs: 60_000,
+  concurrency: 4,
+  applyBatch: 5_000,
+};
 
 export interface WebhookConfig {
   /** Hostnames and CIDRs that endpoint URLs may reach even though they are private, loopback or link-local. */
@@ -114,6 +146,13 @@ const envSchema = z.object({
   ROSTER_SECRET_KEY_PREVIOUS: optional(z.string())
     .transform((value) => (value ?? '').split(',').map((key) => key.trim()).filter((key) => key !== ''))
     .pipe(z.array(secretKey)),
+  ROSTER_WORKER: optional(z.enum(['on', 'off'], { error: "must be 'on' or 'off'" })).default('on'),
+  ROSTER_PROVIDER_ALLOWED_HOSTS: optional(z.string())
+    .transform((value) => (value ?? '').split(',').map((host) => host.trim()).filter((host) => host !== '')),
+  ROSTER_SYNC_TICK_MS: optional(integer(50, 600_000)).default(DEFAULT_SYNC_CONFIG.tickMs),
+  ROSTER_SYNC_LEASE_MS: optional(integer(1_000, 3_600_000)).default(DEFAULT_SYNC_CONFIG.leaseMs),
+  ROSTER_SYNC_CONCURRENCY: optional(integer(1, 64)).default(DEFAULT_SYNC_CONFIG.concurrency),
+  ROSTER_SYNC_BATCH_RECORDS: optional(integer(1, 5_000)).default(DEFAULT_SYNC_CONFIG.applyBatch),
   ROSTER_WEBHOOK_ALLOWED_HOSTS: optional(z.string())
     .transform((value) => (value ?? '').split(',').map((host) => host.trim()).filter((host) => host !== '')),
   ROSTER_WEBHOOK_TIMEOUT_MS: optional(integer(100, 120_000)).default(DEFAULT_WEBHOOK_CONFIG.timeoutMs),
@@ -171,6 +210,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrency: e.ROSTER_WEBHOOK_CONCURRENCY,
       perEndpointConcurrency: e.ROSTER_WEBHOOK_ENDPOINT_CONCURRENCY,
       pollIntervalMs: e.ROSTER_WEBHOOK_POLL_MS,
+    },
+    sync: {
+      worker: e.ROSTER_WORKER === 'on',
+      providerAllowedHosts: e.ROSTER_PROVIDER_ALLOWED_HOSTS,
+      tickMs: e.ROSTER_SYNC_TICK_MS,
+      leaseMs: e.ROSTER_SYNC_LEASE_MS,
+      concurrency: e.ROSTER_SYNC_CONCURRENCY,
+      applyBatch: e.ROSTER_SYNC_BATCH_RECORDS,
     },
   };
 }

@@ -142,7 +142,10 @@ test('an unknown URL placeholder is refused, in the base URL, a token URL, a pat
 test('an unknown hook, an unknown pagination style and unknown keys are refused', () => {
   assert.match(refusal(googleWith([['hooks', 1], 'google.magic'])), /hooks\[1\]: unknown hook "google\.magic" \(known: graph\.usersDelta/);
   assert.match(refusal(googleWith([['resources', 'groups', 'pagination'], { style: 'cursor' }])), /resources\.groups\.pagination\.style: Invalid discriminator value/);
-  assert.match(refusal(googleWith([['resources', 'users', 'itemPath'], 'users'])), /resources\.users: Unrecognized key: "itemPath"/);
+  assert.match(refusal(googleWith([['resources', 'users', 'itemsKey'], 'users'])), /resources\.users: Unrecognized key: "itemsKey"/);
+  assert.match(refusal(googleWith([['resources', 'users', 'itemPath'], 'users'])), /resources\.users\.itemPath: must start with \//);
+  assert.match(refusal(googleWith([['resources', 'users', 'itemPath'], '/users/{userKey}'])), /resources\.users\.itemPath: unknown placeholder "\{userKey\}"/);
+  assert.match(refusal(googleWith([['resources', 'groups', 'itemPath'], '/groups'])), /resources\.groups\.itemPath: must contain \{id\}/);
   assert.match(refusal(googleWith([['auth'], [{ type: 'api_key_header' }]])), /auth\[0\]\.headerName: Required/);
 });
 

@@ -7,13 +7,16 @@ import { registerEventsCommands } from './commands/events.command.ts';
 import { registerMigrateCommand } from './commands/migrate.command.ts';
 import { registerSecretsCommands } from './commands/secrets.command.ts';
 import { registerStartCommand } from './commands/start.command.ts';
+import { registerWorkerCommand } from './commands/worker.command.ts';
+import { registerSyncCommand } from './commands/sync.command.ts';
+import { registerDemoCommand } from './commands/demo.command.ts';
 import { registerWebhooksCommands } from './commands/webhooks.command.ts';
-import type { CliContext } from './context.ts';
+import { CommandExit, type CliContext } from './context.ts';
 
 /** A command module adds its command(s) to the program. New commands are added to this list. */
 export type RegisterCommand = (program: Command, context: CliContext) => void;
 
-const COMMANDS: RegisterCommand[] = [registerStartCommand, registerMigrateCommand, registerDirectoryCommands, registerEventsCommands, registerWebhooksCommands, registerEmulateCommands, registerSecretsCommands];
+const COMMANDS: RegisterCommand[] = [registerStartCommand, registerWorkerCommand, registerSyncCommand, registerDemoCommand, registerMigrateCommand, registerDirectoryCommands, registerEventsCommands, registerWebhooksCommands, registerEmulateCommands, registerSecretsCommands];
 
 export function buildProgram(context: CliContext): Command {
   const program = new Command('roster')
@@ -42,6 +45,7 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
     await program.parseAsync(argv);
     return 0;
   } catch (error) {
+    if (error instanceof CommandExit) return error.exitCode;
     // Commander has already printed help, version or a usage error; it only tells us how to exit.
     if (error instanceof Error && 'exitCode' in error && typeof error.exitCode === 'number' && 'code' in error && String(error.code).startsWith('commander.')) {
       return error.exitCode;

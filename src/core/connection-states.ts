@@ -77,12 +77,18 @@ export function stateAfterResume(type: string): ConnectionState {
   return PUSHED_TYPES.has(type) ? 'active' : 'validating';
 }
 
-/** Records (pushed, or pages of a snapshot) are accepted only while a connection is active. */
+/**
+ * States in which a connection's records are accepted (pushed, pages of a snapshot, a pull's pages):
+ * active, and `error` — a failed sync does not make what the source says next any less true, and the
+ * next successful sync is what brings the connection back.
+ */
+export const ACCEPTS_RECORDS: readonly ConnectionState[] = ['active', 'error'];
+
 export function assertAcceptsRecords(connection: { id: string; state: string }): void {
-  if (connection.state !== 'active') {
+  if (!(ACCEPTS_RECORDS as readonly string[]).includes(connection.state)) {
     throw conflictError(
       'connection_not_active',
-      `Connection '${connection.id}' is ${connection.state}; records are accepted only while it is active.`,
+      `Connection '${connection.id}' is ${connection.state}; records are accepted only while it is active (or in error after a failed sync).`,
       { state: connection.state },
     );
   }

@@ -16,6 +16,7 @@ export const ID_PREFIXES = {
   webhookAttempt: 'wha',
   webhookMessage: 'msg',
   scimResource: 'scim',
+  pushChannel: 'chan',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -14,6 +14,7 @@ import { reconcileMemberships } from './membership-step.ts';
 import { reconcileRoles } from './role-step.ts';
 import { writeSourceRecords } from './source-record-writer.ts';
 import { recomputeUsers, usersAwaiting } from './user-step.ts';
+import { SNAPSHOT_KINDS } from './sync-runs.ts';
 
 /** Records processed per step inside one transaction; bounds memory and statement sizes. */
 const CHUNK_SIZE = 5000;
@@ -312,7 +313,7 @@ async function openSnapshots(tx: Tx, connectionId: string): Promise<string[]> {
     .selectFrom('sync_runs')
     .select('id')
     .where('connection_id', '=', connectionId)
-    .where('kind', '=', 'snapshot')
+    .where('kind', 'in', [...SNAPSHOT_KINDS])
     .where('status', 'in', ['running', 'held'])
     .execute();
   return rows.map((r) => r.id);

@@ -1,4 +1,5 @@
 import { assertAcceptsRecords } from '../core/connection-states.ts';
+import { ACTIVE_RUN_STATUSES } from '../core/sync-run-states.ts';
 import { DomainError, notFound } from '../core/errors.ts';
 import type { EventSource, JsonObject } from '../core/model.ts';
 import { tripsDeprovisionGuard } from '../core/policy.ts';
@@ -7,7 +8,7 @@ import { appendAudit } from '../store/audit.repo.ts';
 import type { Database, Tx } from '../store/database.ts';
 import type { IncomingRecord } from './incoming.ts';
 import type { Reconciler } from './reconciler.ts';
-import { addPageCounters, findRun, insertRun, syncRunView, transitionRun, type SyncRunRow, type SyncRunView } from './sync-runs.ts';
+import { addPageCounters, findRun, insertRun, SNAPSHOT_KINDS, syncRunView, transitionRun, type SyncRunRow, type SyncRunView } from './sync-runs.ts';
 
 /** Thrown inside the commit transaction to roll it back when the deprovision guard trips. */
 class DeprovisionHold extends Error {
@@ -32,17 +33,17 @@ export class SnapshotService {
   async begin(connectionId: string): Promise<SyncRunView> {
     return this.database.db.transaction().execute(async (tx) => {
       const connection = await activeConnection(tx, connectionId);
+      // One run of a connection at a time, pushed or pulled; the unique index backs this check.
       const running = await tx
         .selectFrom('sync_runs')
-        .select('id')
+        .select(['id', 'kind'])
         .where('connection_id', '=', connectionId)
-        .where('kind', '=', 'snapshot')
-        .where('status', '=', 'running')
+        .where('status', 'in', [...ACTIVE_RUN_STATUSES])
         .executeTakeFirst();
       if (running) {
         throw new DomainError(
           'snapshot_in_progress',
-          `Connection '${connectionId}' already has snapshot '${running.id}' running; commit or abort it first.`,
+          `Connection '${connectionId}' already has ${running.kind === 'snapshot' ? 'snapshot' : `a ${running.kind} sync run`} '${running.id}' under way; commit or abort it first.`,
           409,
           { snapshot_id: running.id },
         );
@@ -144,9 +145,9 @@ export class SnapshotService {
    * Moves a run to a status outside a reconciliation and appends its sync event, with an audit entry
    * when an admin did it — one transaction.
    */
-  private async settle(
+  async settle(
     run: SyncRunRow,
-    to: 'aborted' | 'discarded' | 'held',
+    to: 'aborted' | 'discarded' | 'held' | 'failed' | 'completed',
     changes: { error?: string; held?: JsonObject },
     actor: string | null,
   ): Promise<SyncRunView> {
@@ -168,7 +169,7 @@ export class SnapshotService {
       .selectAll()
       .where('id', '=', snapshotId)
       .where('connection_id', '=', connectionId)
-      .where('kind', '=', 'snapshot')
+      .where('kind', 'in', [...SNAPSHOT_KINDS])
       .executeTakeFirst();
     if (!run) throw notFound('snapshot', snapshotId);
     if (run.status !== 'running') throw snapshotNotRunning(run);

@@ -8,6 +8,12 @@ import { addCounters, newCounters, type Counters } from './context.ts';
 
 export type SyncRunRow = SyncRunsTable;
 
+/**
+ * Runs whose commit removes what they did not see: a pushed snapshot, and a pull's full run. Records a
+ * source states while one is open count as seen by it.
+ */
+export const SNAPSHOT_KINDS = ['snapshot', 'full'] as const;
+
 export interface SyncRunView {
   id: string;
   organization_id: string;
@@ -20,6 +26,22 @@ export interface SyncRunView {
   started_at: string;
   finished_at: string | null;
   updated_at: string;
+  trigger: string | null;
+  progress: RunProgress | null;
+  /** How many times a worker started or took over this run (more than 1: resumed from its checkpoint). */
+  attempts: number;
+}
+
+/** Where a pull run is, for people watching it. */
+export interface RunProgress {
+  phase: string;
+  pages: number;
+  records: number;
+  /** Records per second since the run started. */
+  rate: number;
+  /** Records the previous run of this kind had, when there was one: what `eta_seconds` is measured against. */
+  expected_records: number | null;
+  eta_seconds: number | null;
 }
 
 export function syncRunView(row: SyncRunRow): SyncRunView {
@@ -35,6 +57,9 @@ export function syncRunView(row: SyncRunRow): SyncRunView {
     started_at: row.started_at,
     finished_at: row.finished_at,
     updated_at: row.updated_at,
+    trigger: row.trigger,
+    progress: row.progress ? (JSON.parse(row.progress) as RunProgress) : null,
+    attempts: row.attempts,
   };
 }
 

@@ -30,7 +30,11 @@ export class UrlGuard {
   private readonly hostnames: Set<string>;
   private readonly cidrs: Array<[ipaddr.IPv4 | ipaddr.IPv6, number]>;
 
-  constructor(allowList: string[]) {
+  constructor(
+    allowList: string[],
+    /** The setting that holds the allow-list, named in refusals so an operator knows what to change. */
+    private readonly allowListSetting = 'ROSTER_WEBHOOK_ALLOWED_HOSTS',
+  ) {
     this.hostnames = new Set();
     this.cidrs = [];
     for (const entry of allowList) {
@@ -96,7 +100,7 @@ export class UrlGuard {
     if (!REFUSED_RANGES.has(range)) return;
     if (this.cidrs.some(([network, bits]) => network.kind() === parsed.kind() && parsed.match(network, bits))) return;
     throw urlNotAllowed(
-      `url: '${host}' resolves to ${address}, a ${range} address; allow-list it in ROSTER_WEBHOOK_ALLOWED_HOSTS to use it.`,
+      `url: '${host}' resolves to ${address}, a ${range} address; allow-list it in ${this.allowListSetting} to use it.`,
       { url, host, address, range },
     );
   }

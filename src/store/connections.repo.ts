@@ -136,12 +136,15 @@ export class ConnectionsRepo {
     target: ConnectionState | ((current: ConnectionRecord) => ConnectionState),
     change: { reason?: string | null; audited?: AuditedBy },
     now: string,
+    options: { unchangedIsNoop?: boolean } = {},
   ): Promise<ConnectionRecord | undefined> {
     const result = await this.db.transaction().execute(async (tx) => {
       const current = await this.lock(tx, id);
       if (!current) return undefined;
       // A function target decides from the locked row, so the decision cannot race another change.
       const to = typeof target === 'function' ? target(current) : target;
+      // The engine reacting to what happened asks "move there if not there yet": staying is no transition.
+      if (options.unchangedIsNoop && to === current.state) return { record: current, events: [] };
       const { record, events } = await this.applyTransition(tx, current, to, change.reason ?? null, now);
       if (change.audited) await this.audit(tx, record, change.audited, { state: { from: current.state, to } }, now);
       return { record, events };

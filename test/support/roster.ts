@@ -58,6 +58,8 @@ export interface TestRosterOptions {
 /** An isolated database: a temp directory for SQLite, a schema of its own for PostgreSQL. */
 export interface TestStorage {
   engine: Engine;
+  /** The SQLite file, or the PostgreSQL schema (for a child process opening the same storage). */
+  location?: string;
   open(): Database;
   destroy(): Promise<void>;
 }
@@ -67,6 +69,7 @@ export async function createTestStorage(engine: Engine): Promise<TestStorage> {
     const dir = mkdtempSync(join(tmpdir(), 'roster-test-'));
     return {
       engine,
+      location: join(dir, 'roster.db'),
       open: () => openSqlite(join(dir, 'roster.db')),
       destroy: async () => rmSync(dir, { recursive: true, force: true }),
     };
@@ -75,6 +78,7 @@ export async function createTestStorage(engine: Engine): Promise<TestStorage> {
   await adminQuery(`create schema ${quoteIdentifier(schema)}`);
   return {
     engine,
+    location: schema,
     open: () => openPostgres({ url: TEST_DATABASE_URL, schema, poolSize: 4 }),
     destroy: () => adminQuery(`drop schema if exists ${quoteIdentifier(schema)} cascade`),
   };

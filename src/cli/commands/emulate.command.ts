@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { startGoogleEmulator } from '../../emulators/google/index.ts';
-import type { CliContext } from '../context.ts';
+import { untilStopped, type CliContext } from '../context.ts';
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -38,17 +38,7 @@ export function registerEmulateCommands(program: Command, context: CliContext): 
       context.stdout(`  OAuth client:        ${emulator.oauthClient.clientId} / ${emulator.oauthClient.clientSecret}`);
       context.stdout(`  control API:         ${emulator.url}/_emulator/`);
 
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          process.off('SIGINT', done);
-          process.off('SIGTERM', done);
-          resolve();
-        };
-        if (context.signal?.aborted) return done();
-        context.signal?.addEventListener('abort', done, { once: true });
-        process.once('SIGINT', done);
-        process.once('SIGTERM', done);
-      });
+      await untilStopped(context.signal);
       await emulator.close();
       context.stdout('emulator stopped');
     });

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
-import { createRoster } from '../../app.ts';
+import { createRoster, type Roster } from '../../app.ts';
 import { loadConfig } from '../../config.ts';
 import { loggerOptions } from '../../http/server.ts';
 import type { CliContext } from '../context.ts';
 
-/** In-flight requests get this long to finish on shutdown before the process exits anyway. */
+/** In-flight requests and running jobs get this long to finish on shutdown before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export function registerStartCommand(program: Command, context: CliContext): void {
@@ -22,31 +22,36 @@ export function registerStartCommand(program: Command, context: CliContext): voi
       const url = /^(0\.0\.0\.0|::)$/.test(config.host) ? `http://localhost:${new URL(address).port}` : address;
       logger.info({ url, database: roster.database.description }, `Roster listening on ${url}`);
 
-      let stopping = false;
-      const shutdown = (signal: NodeJS.Signals) => {
-        if (stopping) {
-          logger.warn({ signal }, 'second signal: exiting now');
-          process.exit(1);
-        }
-        stopping = true;
-        logger.info({ signal }, 'shutting down: finishing in-flight requests');
-        const force = setTimeout(() => {
-          logger.error('shutdown took too long: exiting');
-          process.exit(1);
-        }, SHUTDOWN_GRACE_MS);
-        force.unref();
-        roster.stop().then(
-          () => {
-            logger.info('stopped');
-            process.exit(0);
-          },
-          (error: unknown) => {
-            logger.error({ err: error }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGINT', shutdown);
-      process.on('SIGTERM', shutdown);
+      stopOnSignals(roster, logger);
     });
+}
+
+/** SIGINT or SIGTERM stops the instance gracefully; a second signal, or a stop that takes too long, exits at once. */
+export function stopOnSignals(roster: Roster, logger: FastifyBaseLogger): void {
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight work');
+    const force = setTimeout(() => {
+      logger.error('shutdown took too long: exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    roster.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
 }

@@ -47,6 +47,9 @@ export const REQUIRED_WORDING = {
   error: (issue: z.core.$ZodRawIssue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'Required' : undefined),
 };
 
+/** The placeholder an `itemPath` uses for the id of the item fetched. */
+export const ITEM_ID_PLACEHOLDER = 'id';
+
 /** The placeholder a `members` path uses for the group being listed. */
 export const GROUP_ID_PLACEHOLDER = 'groupId';
 
@@ -105,6 +108,7 @@ function checkTemplates(spec: ProviderDefinitionSpec): DefinitionIssue[] {
   for (const [name, resource] of resourceEntries(spec)) {
     const allowed = name === 'members' ? [...configKeys, GROUP_ID_PLACEHOLDER] : configKeys;
     check(`resources.${name}.path`, resource.path, allowed);
+    if (resource.itemPath !== undefined) check(`resources.${name}.itemPath`, resource.itemPath, [...configKeys, ITEM_ID_PLACEHOLDER]);
     for (const [param, value] of Object.entries(resource.params)) check(`resources.${name}.params.${param}`, value, allowed);
   }
   return issues;
@@ -122,6 +126,11 @@ function checkResources(spec: ProviderDefinitionSpec): DefinitionIssue[] {
     }
   }
   const members = spec.resources.members;
+  for (const [name, resource] of resourceEntries(spec)) {
+    if (resource.itemPath !== undefined && !resource.itemPath.includes(`{${ITEM_ID_PLACEHOLDER}}`)) {
+      issues.push({ path: `resources.${name}.itemPath`, message: `must contain {${ITEM_ID_PLACEHOLDER}}` });
+    }
+  }
   if (members !== undefined && !members.path.includes(`{${GROUP_ID_PLACEHOLDER}}`)) {
     issues.push({ path: 'resources.members.path', message: `must contain {${GROUP_ID_PLACEHOLDER}}` });
   }

@@ -7,6 +7,8 @@ export interface FetchJsonInit {
   method: 'GET';
   headers: Record<string, string>;
   signal?: AbortSignal | undefined;
+  /** Statuses ≥ 400 to answer with instead of failing (404 for an object fetched by id). */
+  acceptStatuses?: readonly number[] | undefined;
 }
 
 export interface FetchJsonResponse {

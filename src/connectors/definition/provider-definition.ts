@@ -91,6 +91,13 @@ export const resourceSchema = z.strictObject({
    */
   absentItemsMeansEmpty: z.boolean().default(false),
   pagination: paginationSchema,
+  /**
+   * Appended to the base URL to fetch ONE item by its id (`{id}`), e.g. `/users/{id}`: what a push
+   * notification naming an object is answered with.
+   */
+  itemPath: z.string().regex(/^\//, 'must start with /').optional(),
+  /** Fixed query parameters of the item request (list parameters such as `customer` do not apply to it). */
+  itemParams: z.record(nonEmpty, z.string()).default({}),
   /** Dotted paths removed from the raw payload before it is stored, so they never count as a change. */
   volatileFields: z.array(jsonPath).default([]),
 });

@@ -80,6 +80,9 @@ export const googleWorkspaceDefinition = {
       path: '/users',
       params: { customer: 'my_customer', maxResults: '500', projection: 'full' },
       itemsPath: 'users',
+      // users.get answers 404 for a deleted user: the notification's object is gone.
+      itemPath: '/users/{id}',
+      itemParams: { projection: 'full' },
       // Google omits `users` when there are none; completeness checks elsewhere decide what that means.
       absentItemsMeansEmpty: true,
       pagination: { style: 'page_token', tokenParam: 'pageToken', tokenPath: 'nextPageToken' },
@@ -99,6 +102,7 @@ export const googleWorkspaceDefinition = {
       path: '/groups',
       params: { customer: 'my_customer', maxResults: '200' },
       itemsPath: 'groups',
+      itemPath: '/groups/{id}',
       absentItemsMeansEmpty: true,
       pagination: { style: 'page_token', tokenParam: 'pageToken', tokenPath: 'nextPageToken' },
       // The member count changes with membership, which memberships themselves already report.

@@ -36,8 +36,18 @@ export class Behaviours {
   private readonly windows = new Map<string, number[]>();
   private faults: ActiveFault[] = [];
   private state: number;
-  /** Counters tests read to check what was actually injected. */
-  readonly stats = { throttled: 0, faults: { 'server-error': 0, timeout: 0, truncated: 0 } as Record<FaultKind, number> };
+  /** Delay added to every API call, so a test can catch a sync part-way through. */
+  latencyMs = 0;
+  private inFlight = 0;
+  /** Counters tests read to check what was actually injected and asked. */
+  readonly stats = {
+    throttled: 0,
+    faults: { 'server-error': 0, timeout: 0, truncated: 0 } as Record<FaultKind, number>,
+    /** API calls answered, by route (e.g. `GET /admin/directory/v1/users`). */
+    requests: {} as Record<string, number>,
+    /** Most API calls in flight at once since the last reset. */
+    maxInFlight: 0,
+  };
 
   constructor(
     seed: number,
@@ -71,6 +81,22 @@ export class Behaviours {
   reset(): void {
     this.setThrottle(undefined);
     this.clearFaults();
+    this.latencyMs = 0;
+    this.stats.requests = {};
+    this.stats.maxInFlight = 0;
+  }
+
+  /** Counts one API call of `route` for as long as `work` runs, after the configured latency. */
+  async observe<T>(route: string, work: () => Promise<T>): Promise<T> {
+    this.inFlight += 1;
+    this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight);
+    this.stats.requests[route] = (this.stats.requests[route] ?? 0) + 1;
+    try {
+      if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+      return await work();
+    } finally {
+      this.inFlight -= 1;
+    }
   }
 
   checkThrottle(subject: string): ThrottleVerdict {

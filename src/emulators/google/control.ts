@@ -31,7 +31,9 @@ export interface GoogleEmulatorControl {
   advanceTime(ms: number): void;
   /** Clears throttling, faults and delivery switches. */
   reset(): void;
-  stats(): { throttled: number; faults: Record<string, number> };
+  /** Adds this delay to every API call (0 to stop). */
+  setLatency(ms: number): void;
+  stats(): { throttled: number; faults: Record<string, number>; requests: Record<string, number>; maxInFlight: number };
 }
 
 export interface ControlDeps {
@@ -69,7 +71,15 @@ export function createControl(deps: ControlDeps): GoogleEmulatorControl {
       behaviours.reset();
       channels.setSwitches({});
     },
-    stats: () => ({ throttled: behaviours.stats.throttled, faults: { ...behaviours.stats.faults } }),
+    setLatency: (ms) => {
+      behaviours.latencyMs = Math.max(0, ms);
+    },
+    stats: () => ({
+      throttled: behaviours.stats.throttled,
+      faults: { ...behaviours.stats.faults },
+      requests: { ...behaviours.stats.requests },
+      maxInFlight: behaviours.stats.maxInFlight,
+    }),
   };
 }
 
@@ -102,6 +112,7 @@ const CONTROL_ROUTES: { method: string; pattern: string; handle: ControlHandler 
   { method: 'POST', pattern: '/_emulator/clock/advance', handle: (c, body) => c.advanceTime(Number(body.ms)) },
   { method: 'POST', pattern: '/_emulator/reset', handle: (c) => c.reset() },
   { method: 'GET', pattern: '/_emulator/stats', handle: (c) => c.stats() },
+  { method: 'PUT', pattern: '/_emulator/latency', handle: (c, body) => c.setLatency(Number(body.ms)) },
 ];
 
 export function handleControl(control: GoogleEmulatorControl, method: string, path: string, body: Record<string, unknown>): { status: number; body: unknown } | undefined {

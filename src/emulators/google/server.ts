@@ -106,7 +106,9 @@ export async function startGoogleEmulator(options: GoogleEmulatorOptions = {}): 
       const status = fault.status ?? 503;
       throw new GoogleApiError(status, status === 503 ? 'serviceUnavailable' : 'backendError', status === 503 ? 'The service is currently unavailable.' : 'Backend Error');
     }
-    const result: ApiResult = await found.route.handle(deps, { method, path, query: url.searchParams, readJson: () => readJsonObject(req) }, found.params);
+    const result: ApiResult = await behaviours.observe(`${method} ${found.route.pattern}`, async () =>
+      found.route.handle(deps, { method, path, query: url.searchParams, readJson: () => readJsonObject(req) }, found.params),
+    );
     if (result.body === undefined) return void res.writeHead(result.status).end();
     if (fault?.kind === 'truncated') return sendTruncated(res, result);
     return sendJson(res, result.status, result.body);

@@ -6,6 +6,9 @@ import { CONNECTION_CATEGORIES, type JsonObject } from '../../core/model.ts';
 import type { ConnectionRecord, ConnectionsRepo } from '../../store/connections.repo.ts';
 import type { OrganizationsRepo } from '../../store/organizations.repo.ts';
 import type { ScimTokensRepo } from '../../store/scim-tokens.repo.ts';
+import type { ConnectionSecretsRepo } from '../../store/connection-secrets.repo.ts';
+import { pullConfigSchema } from '../../connectors/pull-connection-type.ts';
+import { pullConnectionType } from '../../connectors/pull-connection-types.ts';
 import { assertCanAccessOrganization, scopeOrganizationFilter, visibleOr404 } from '../auth.ts';
 import { errorResponses } from '../errors.ts';
 import { pageParams, pageSchema, paginationQuery, toPage } from '../pagination.ts';
@@ -14,6 +17,8 @@ import type { FastifyZodInstance } from '../types.ts';
 
 export interface ConnectionRoutesDeps {
   connections: ConnectionsRepo;
+  /** Pull connections: where their credentials are sealed, and how their setup continues in the background. */
+  pull: PullConnectionSetup;
   scimTokens: ScimTokensRepo;
   /** The SCIM base URL of a connection. */
   scimBaseUrl: (connectionId: string) => string;
@@ -38,6 +43,28 @@ export const connectionSchema = z
   })
   .meta({ id: 'Connection' });
 
+const googleWorkspace = pullConnectionType('google-workspace')!;
+const pullConnectionBody = z
+  .strictObject({
+    type: z.literal('google-workspace').describe('Roster pulls users, groups and memberships from the Google Workspace Directory API.'),
+    name: nameSchema,
+    category: z.enum(CONNECTION_CATEGORIES).default(googleWorkspace.defaultCategory).describe('Default directory.'),
+    config: pullConfigSchema.optional().describe('Provider URLs, push channels and the sync schedule; defaults suit the public API.'),
+    credentials: googleWorkspace.credentialsSchema.describe(
+      'Write-only, stored encrypted: a service account key with the admin it acts for, or an OAuth client an admin consents to.',
+    ),
+  })
+  .meta({ id: 'CreateGoogleWorkspaceConnection' });
+
+/** What pull connections need from the engine when they are created or resumed. */
+export interface PullConnectionSetup {
+  secrets: ConnectionSecretsRepo;
+  /** Refuses provider URLs that reach private addresses unless allow-listed. */
+  checkUrl: (url: string) => Promise<void>;
+  /** Queues the check of a connection's credentials (validating → active, or invalid_credentials). */
+  validateLater: (connectionId: string) => Promise<void>;
+}
+
 /** One member per connection type; `type` picks the member, so an unknown type is named as such. */
 const createConnectionBody = z.discriminatedUnion('type', [
   z
@@ -56,6 +83,7 @@ const createConnectionBody = z.discriminatedUnion('type', [
       config: jsonObjectSchema.optional(),
     })
     .meta({ id: 'CreateScimConnection' }),
+  pullConnectionBody,
 ]);
 
 const scimCredentialsSchema = z
@@ -73,7 +101,7 @@ const params = idParams('connection', 'conn_01j…');
 const organizationParams = idParams('organization', 'org_01j…');
 
 export function registerConnectionRoutes(app: FastifyZodInstance, deps: ConnectionRoutesDeps): void {
-  const { connections, organizations, clock, detachDeletedConnection, scimTokens, scimBaseUrl } = deps;
+  const { connections, organizations, clock, detachDeletedConnection, scimTokens, scimBaseUrl, pull } = deps;
   const now = () => clock().toISOString();
 
   app.post('/v1/organizations/:id/connections', {
@@ -89,10 +117,26 @@ export function registerConnectionRoutes(app: FastifyZodInstance, deps: Connecti
       assertCanAccessOrganization(request.principal, organizationId);
       if (!(await organizations.exists(organizationId))) throw notFound('organization', organizationId);
       const body = request.body;
+      const audited = { actor: request.principal.keyId, action: 'connection.created' };
+      if (body.type === 'google-workspace') {
+        const type = pullConnectionType(body.type)!;
+        const config = pullConfigSchema.parse(body.config ?? {});
+        for (const url of [config.api_base_url, config.token_url, config.authorize_url]) if (url !== undefined) await pull.checkUrl(url);
+        // Credentials that need an admin's consent wait in draft; the others are checked at once, in the background.
+        const state = type.awaitsConsent(body.credentials) ? 'draft' : 'validating';
+        const created = await connections.create(
+          { organizationId, type: body.type, category: body.category, name: body.name, config: config as unknown as JsonObject, state },
+          audited,
+          now(),
+          (tx, record) => pull.secrets.write(tx, record, body.credentials, now()),
+        );
+        if (state === 'validating') await pull.validateLater(created.id);
+        return reply.code(201).send(created);
+      }
       let token: string | undefined;
       const created = await connections.create(
         { organizationId, type: body.type, category: body.category, name: body.name, config: (body.config ?? {}) as JsonObject, state: 'active' },
-        { actor: request.principal.keyId, action: 'connection.created' },
+        audited,
         now(),
         body.type === 'scim' ? async (tx, record) => void (token = await scimTokens.issue(tx, record, now())) : undefined,
       );
@@ -223,6 +267,7 @@ export function registerConnectionRoutes(app: FastifyZodInstance, deps: Connecti
         now(),
       );
       if (!resumed) throw notFound('connection', id);
+      if (resumed.state === 'validating') await pull.validateLater(id);
       return resumed;
     },
   });

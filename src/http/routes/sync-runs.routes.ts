@@ -22,6 +22,19 @@ export const syncRunSchema = z
     started_at: timestampSchema,
     finished_at: timestampSchema.nullable(),
     updated_at: timestampSchema,
+    trigger: z.string().nullable().describe('What started it: manual, schedule, activation, api (a pushed snapshot).'),
+    progress: z
+      .object({
+        phase: z.string().describe('users, groups, members, or done'),
+        pages: z.number(),
+        records: z.number(),
+        rate: z.number().describe('records per second'),
+        expected_records: z.number().nullable().describe('records of the previous run of this kind'),
+        eta_seconds: z.number().nullable(),
+      })
+      .nullable()
+      .describe('Where a pull run is; null for pushed snapshots.'),
+    attempts: z.number().describe('Workers that started or took over the run; above 1 it resumed from its checkpoint.'),
   })
   .meta({ id: 'SyncRun' });
 

@@ -1,0 +1,56 @@
+import type { Connector, PageOptions, RecordPage } from '../connector.ts';
+import { ITEM_ID_PLACEHOLDER, type ProviderDefinition } from './load-provider-definition.ts';
+import { mapGroup, mapMember, mapUser } from './mapping-engine.ts';
+import { pages, PagingError, type FetchJson } from './pager.ts';
+import { expandTemplate } from './url-template.ts';
+
+export interface DefinitionConnectorOptions {
+  definition: ProviderDefinition;
+  /** The connection's settings, filling the definition's `{placeholders}`. */
+  config: Readonly<Record<string, string>>;
+  /** The connection's provider HTTP client (auth, pacing, retries), as the pager sees it. */
+  fetchJson: FetchJson;
+}
+
+/**
+ * A connector made of a provider definition alone: the pager walks the definition's resources, the
+ * mapping engine turns each item into a source record, and `itemPath` fetches one object.
+ */
+export function definitionConnector(options: DefinitionConnectorOptions): Omit<Connector, 'push'> {
+  const { definition, config, fetchJson } = options;
+
+  async function* walk(resource: 'users' | 'groups' | 'members', map: (item: unknown) => Promise<RecordPage['records']>, page: PageOptions, groupId?: string) {
+    const context = { config, groupId, checkpoint: page.checkpoint, signal: page.signal };
+    for await (const { items, checkpoint } of pages(definition, resource, context, fetchJson)) {
+      yield { records: await map(items), checkpoint } satisfies RecordPage;
+    }
+  }
+
+  return {
+    pages: (resource, page = {}) =>
+      walk(resource, (items) => Promise.all((items as unknown[]).map((item) => (resource === 'users' ? mapUser(definition, item) : mapGroup(definition, item)))), page),
+    memberPages: (groupId, page = {}) =>
+      walk(
+        'members',
+        async (items) => {
+          const members = await Promise.all((items as unknown[]).map((item) => mapMember(definition, groupId, item)));
+          // Canonical memberships are of users; nested groups and members that are not people stay out.
+          return members.flatMap((member) => (member.kind === 'membership' ? [member.record] : []));
+        },
+        page,
+        groupId,
+      ),
+    fetchObject: async (kind, externalId, signal) => {
+      const resource = definition.resources[kind === 'user' ? 'users' : 'groups'];
+      if (resource?.itemPath === undefined) throw new Error(`Provider "${definition.id}" cannot fetch one ${kind} (no itemPath)`);
+      const values = { ...config, [ITEM_ID_PLACEHOLDER]: externalId };
+      const url = new URL(expandTemplate(definition.baseUrl, values) + expandTemplate(resource.itemPath, values));
+      for (const [name, value] of Object.entries(resource.itemParams)) url.searchParams.set(name, expandTemplate(value, values, false));
+      const response = await fetchJson(url.href, { method: 'GET', headers: { accept: 'application/json' }, signal, acceptStatuses: [404] });
+      // Asked by its id, the source says the object does not exist: that is a statement, not an absence.
+      if (response.status === 404) return { kind, external_id: externalId, deleted: true };
+      if (response.status < 200 || response.status > 299) throw new PagingError(`${definition.id} ${kind} ${externalId}: HTTP ${response.status}`, url.href, response.status);
+      return kind === 'user' ? mapUser(definition, response.body) : mapGroup(definition, response.body);
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { timingSafeEqual } from 'node:crypto';
+import { readGoogleNotification } from '../../connectors/google/google-watch-channels.ts';
+import { isId } from '../../core/ids.ts';
+import type { JobQueue } from '../../jobs/job-queue.ts';
+import type { Database } from '../../store/database.ts';
+import { hashToken, JOBS } from '../../sync/pull-connections.ts';
+import type { FastifyZodInstance } from '../types.ts';
+
+export interface PushRoutesDeps {
+  database: Database;
+  jobs: JobQueue;
+  logger: { warn(obj: object, msg: string): void };
+}
+
+/** Notifications are small; anything larger is not one. */
+const NOTIFICATION_BODY_LIMIT = 64 * 1024;
+
+/**
+ * Where providers deliver change notifications: `/push/{connection_id}/google-workspace`. Public (the
+ * provider has no API key); each notification is authenticated by the token of the channel it names,
+ * compared in constant time. A notification only says something changed: the object is fetched and
+ * reconciled in the background, so a duplicate or a late one is harmless.
+ */
+export function registerPushRoutes(server: FastifyZodInstance, deps: PushRoutesDeps): void {
+  server.register(async (app) => {
+    // Google's handshake (`sync`) is a JSON-typed request with an empty body; an unreadable one is no notification.
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+      try {
+        done(null, body === '' ? undefined : JSON.parse(body as string));
+      } catch {
+        done(null, undefined);
+      }
+    });
+    registerGoogleReceiver(app as FastifyZodInstance, deps);
+  });
+}
+
+function registerGoogleReceiver(app: FastifyZodInstance, deps: PushRoutesDeps): void {
+  app.post('/push/:connectionId/google-workspace', {
+    schema: { hide: true },
+    bodyLimit: NOTIFICATION_BODY_LIMIT,
+    handler: async (request, reply) => {
+      const { connectionId } = request.params as { connectionId: string };
+      const notification = readGoogleNotification(request.headers, request.body);
+      if (!notification || !isId('connection', connectionId)) return reply.code(400).send({ error: { code: 'not_a_notification', message: 'Not a Google push notification.', details: {} } });
+      const channel = await deps.database.db
+        .selectFrom('push_channels as p')
+        .innerJoin('connections as c', 'c.id', 'p.connection_id')
+        .select(['p.token_hash', 'p.stopped_at', 'c.state'])
+        .where('p.id', '=', notification.channelId)
+        .where('p.connection_id', '=', connectionId)
+        .where('c.deleted_at', 'is', null)
+        .executeTakeFirst();
+      // The same answer for an unknown channel and a wrong token: nothing to learn from probing.
+      const presented = Buffer.from(hashToken(notification.token ?? ''), 'hex');
+      const expected = Buffer.from(channel?.token_hash ?? hashToken(`unknown:${notification.channelId}`), 'hex');
+      if (!channel || !timingSafeEqual(presented, expected)) {
+        deps.logger.warn({ connection_id: connectionId, channel_id: notification.channelId }, 'refused a push notification with an unknown channel or a wrong token');
+        return reply.code(401).send({ error: { code: 'unauthorized', message: 'Unknown channel or wrong channel token.', details: {} } });
+      }
+      // A stopped channel or a connection not syncing: acknowledged, so the provider does not retry, and ignored.
+      if (notification.state === 'sync' || channel.stopped_at !== null || channel.state !== 'active' || !('userId' in notification)) return reply.code(200).send();
+      await deps.jobs.send(JOBS.fetchObject, { connection_id: connectionId, kind: 'user', external_id: notification.userId });
+      return reply.code(200).send();
+    },
+  });
+}

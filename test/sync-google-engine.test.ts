@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startGoogleEmulator, type GoogleEmulator } from '../src/emulators/google/index.ts';
+import { assertError, createOrganization, eventsOf, expectStatus } from './support/api.ts';
+import {
+  createGoogleConnection,
+  emulatorConfig,
+  eventually,
+  fastSyncConfig,
+  getConnection,
+  runEnded,
+  serviceAccountCredentials,
+  userByEmail,
+  usersOf,
+} from './support/google-sync.ts';
+import { forEachEngine, useTestRoster } from './support/roster.ts';
+
+/**
+ * A Google Workspace connection end to end, the way an operator runs one: created through the API with a
+ * service account, validated, synced in the background by the engine's workers, kept current by watch
+ * channel notifications and scheduled polls, and held to completeness and the deprovision guard.
+ */
+forEachEngine('Google Workspace connection through the sync engine', (engine) => {
+  const roster = useTestRoster(engine, { config: fastSyncConfig() });
+  let emulator: GoogleEmulator;
+  let organizationId: string;
+  let connectionId: string;
+
+  before(async () => {
+    emulator = await startGoogleEmulator({ users: 150, groups: 8, seed: 5 });
+  });
+  after(async () => {
+    await emulator?.close();
+  });
+
+  const liveUsers = () => emulator.org.userIds().map((id) => emulator.org.userById(id)!).filter((u) => !u.deletionTime);
+  const runsOf = async () => expectStatus(await roster().request('GET', `/v1/sync-runs?connection_id=${connectionId}`), 200).data as any[];
+
+  test('a new connection is validated, activated and fully synced in the background, with progress', async () => {
+    organizationId = (await createOrganization(roster(), 'Workspace customer')).id;
+    const created = await createGoogleConnection(roster(), organizationId, {
+      config: emulatorConfig(emulator, { schedule: { critical_seconds: 3600, profile_seconds: 3600, full_seconds: 86_400 } }),
+      credentials: serviceAccountCredentials(emulator),
+    });
+    connectionId = created.id;
+    assert.equal(created.state, 'validating');
+    assert.equal(created.category, 'directory');
+    assert.equal(JSON.stringify(created).includes('PRIVATE KEY'), false, 'credentials are never answered');
+
+    await eventually('the connection to be active', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
+    const [first] = await runsOf();
+    assert.equal(first.kind, 'full');
+    assert.equal(first.trigger, 'activation');
+    const run = await runEnded(roster(), first.id);
+    assert.equal(run.status, 'completed', JSON.stringify(run));
+    assert.equal(run.progress.phase, 'members');
+    assert.ok(run.progress.records >= 150 && run.progress.pages >= 3, JSON.stringify(run.progress));
+    assert.ok(run.counters.users_created >= 150);
+
+    const synced = await usersOf(roster(), organizationId);
+    assert.equal(synced.length, liveUsers().length);
+    const groups = expectStatus(await roster().request('GET', `/v1/groups?organization_id=${organizationId}`), 200).data;
+    assert.equal(groups.length, emulator.org.groupIds().length);
+    const memberships = await roster().database.db.selectFrom('memberships').select((eb) => eb.fn.countAll<number>().as('n')).where('organization_id', '=', organizationId).executeTakeFirstOrThrow();
+    const userMembers = emulator.org.groupIds().reduce((sum, id) => sum + emulator.org.membersOf(id).filter((m) => m.type === 'USER' && emulator.org.userById(m.id)?.deletionTime === undefined).length, 0);
+    assert.ok(userMembers > 0);
+    assert.equal(Number(memberships.n), userMembers, 'every user membership of every group');
+    const types = (await eventsOf(roster(), organizationId)).map((e) => e.type);
+    assert.ok(types.includes('connection.activated') && types.includes('sync.started') && types.includes('sync.completed'));
+
+    // The stored credentials are sealed: the database holds no key material in the clear.
+    const row = await roster().database.db.selectFrom('connection_secrets').select('sealed').where('connection_id', '=', connectionId).executeTakeFirstOrThrow();
+    assert.doesNotMatch(row.sealed, /PRIVATE KEY|client_email/);
+  });
+
+  test('a watch channel is opened, and a change in Google arrives through its notification within seconds', async () => {
+    const channel = await eventually('a watch channel', async () => emulator.control.channels()[0]);
+    assert.match(channel.resourceUri, /users/);
+    const target = liveUsers()[3]!;
+    emulator.control.updateUser(target.id, { organizations: [{ department: 'Notified', title: 'Pushed', primary: true }] });
+    const person = await eventually('the pushed change', async () => {
+      const user = await userByEmail(roster(), organizationId, target.primaryEmail);
+      return user?.department === 'Notified' ? user : undefined;
+    }, 10_000);
+    assert.equal(person.title, 'Pushed');
+  });
+
+  test('duplicate and reordered notifications are harmless: one update event per real change', async () => {
+    const [a, b] = liveUsers().slice(10, 12);
+    const before = (await eventsOf(roster(), organizationId)).length;
+    emulator.control.setNotificationSwitches({ duplicate: { count: 2 }, reorder: { count: 1 } });
+    emulator.control.updateUser(a!.id, { organizations: [{ department: 'Twice', primary: true }] });
+    emulator.control.updateUser(b!.id, { organizations: [{ department: 'Reordered', primary: true }] });
+    await emulator.control.notificationsIdle();
+    await eventually('both changes', async () => {
+      const [x, y] = await Promise.all([userByEmail(roster(), organizationId, a!.primaryEmail), userByEmail(roster(), organizationId, b!.primaryEmail)]);
+      return x?.department === 'Twice' && y?.department === 'Reordered' ? true : undefined;
+    });
+    // Let any duplicate fetch land, then count.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const updates = (await eventsOf(roster(), organizationId)).slice(before).filter((e) => e.type === 'user.updated');
+    assert.equal(updates.length, 2, updates.map((e) => e.data.email).join(', '));
+    emulator.control.setNotificationSwitches({});
+  });
+
+  test('a notification with a wrong channel token is refused', async () => {
+    const channel = emulator.control.channels()[0]!;
+    const response = await fetch(`${roster().baseUrl}/push/${connectionId}/google-workspace`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-goog-channel-id': channel.id, 'x-goog-channel-token': 'forged', 'x-goog-resource-state': 'update' },
+      body: JSON.stringify({ id: liveUsers()[0]!.id }),
+    });
+    assert.equal(response.status, 401);
+  });
+
+  test('a change whose notification was lost arrives with the next scheduled poll', async () => {
+    emulator.control.setNotificationSwitches({ drop: { count: 1 } });
+    const target = liveUsers()[20]!;
+    emulator.control.suspendUser(target.id);
+    await emulator.control.notificationsIdle();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((await userByEmail(roster(), organizationId, target.primaryEmail)).state, 'active', 'the notification was dropped');
+    // The critical tier falls due; the scheduler (not a test call) queues the run.
+    await roster().database.db.updateTable('sync_schedules').set({ next_run_at: new Date(Date.now() - 1000).toISOString() }).where('connection_id', '=', connectionId).where('tier', '=', 'critical').execute();
+    const person = await eventually('the polled change', async () => {
+      const user = await userByEmail(roster(), organizationId, target.primaryEmail);
+      return user?.state === 'suspended' ? user : undefined;
+    });
+    assert.equal(person.state, 'suspended');
+    const critical = (await runsOf()).find((r) => r.kind === 'critical')!;
+    assert.equal(critical.trigger, 'schedule');
+    assert.equal((await runEnded(roster(), critical.id)).status, 'completed');
+  });
+
+  test('sync now answers the run under way instead of starting a second one', async () => {
+    const first = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind: 'full' }), 202) as any;
+    const second = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, {}), 202) as any;
+    assert.equal(first.created, true);
+    assert.equal(second.created, false);
+    assert.equal(second.run.id, first.run.id);
+    assert.equal((await runEnded(roster(), first.run.id)).status, 'completed');
+    assertError(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind: 'everything' }), 400, 'invalid_request', 'body.kind');
+  });
+
+  test('a user removed in Google is deactivated, not deleted, only by a complete full sync', async () => {
+    emulator.control.setNotificationSwitches({ drop: { fraction: 1 } });
+    const gone = liveUsers()[30]!;
+    emulator.control.deleteUser(gone.id);
+    const profile = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind: 'profile' }), 202) as any;
+    assert.equal((await runEnded(roster(), profile.run.id)).status, 'completed');
+    assert.equal((await userByEmail(roster(), organizationId, gone.primaryEmail)).state, 'active', 'a profile run removes nobody');
+
+    const full = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, {}), 202) as any;
+    assert.equal((await runEnded(roster(), full.run.id)).status, 'completed');
+    const person = await userByEmail(roster(), organizationId, gone.primaryEmail);
+    assert.equal(person.state, 'inactive');
+    assert.equal(person.state_reason, 'removed_from_source');
+  });
+
+  test('a full sync whose pages fail mid-way deactivates nobody; the connection is in error until a sync succeeds', async () => {
+    const activeBefore = (await usersOf(roster(), organizationId, '&state=active')).length;
+    const victims = liveUsers().slice(40, 44);
+    for (const user of victims) emulator.control.deleteUser(user.id);
+    emulator.control.injectFault({ kind: 'server-error', count: 1000, status: 500 });
+    const run = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, {}), 202) as any;
+    const failed = await runEnded(roster(), run.run.id);
+    emulator.control.clearFaults();
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.error, /^provider_/);
+    assert.equal((await usersOf(roster(), organizationId, '&state=active')).length, activeBefore, 'nobody deactivated by a partial pull');
+    const broken = await getConnection(roster(), connectionId);
+    assert.equal(broken.state, 'error');
+    assert.match(broken.state_reason, /provider_/);
+    const types = (await eventsOf(roster(), organizationId)).map((e) => e.type);
+    assert.ok(types.includes('sync.failed'));
+
+    // Sync now works from `error`; the success brings the connection back.
+    const retry = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, {}), 202) as any;
+    const retried = await runEnded(roster(), retry.run.id);
+    assert.equal(retried.status, 'completed', JSON.stringify(retried));
+    assert.equal((await getConnection(roster(), connectionId)).state, 'active');
+    for (const user of victims) assert.equal((await userByEmail(roster(), organizationId, user.primaryEmail)).state, 'inactive');
+  });
+
+  test('throttling (403 userRateLimitExceeded) slows a full sync down without failing it', async () => {
+    const throttledBefore = emulator.control.stats().throttled;
+    emulator.control.setThrottle({ fraction: 0.3, reason: 'userRateLimitExceeded' });
+    const run = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, {}), 202) as any;
+    const ended = await runEnded(roster(), run.run.id);
+    emulator.control.setThrottle(undefined);
+    assert.equal(ended.status, 'completed', JSON.stringify(ended));
+    assert.ok(emulator.control.stats().throttled > throttledBefore, 'requests were throttled');
+  });
+
+  test('a mass removal is held by the deprovision guard until an admin settles it', async () => {
+    const victims = liveUsers().slice(60, 90);
+    for (const user of victims) emulator.control.deleteUser(user.id);
+    const run = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, {}), 202) as any;
+    const held = await runEnded(roster(), run.run.id);
+    assert.equal(held.status, 'held');
+    assert.equal(held.held.would_deactivate, victims.length);
+    assert.equal((await userByEmail(roster(), organizationId, victims[0]!.primaryEmail)).state, 'active');
+    const types = (await eventsOf(roster(), organizationId)).map((e) => e.type);
+    assert.ok(types.includes('sync.deprovision_held'));
+    // A held run is not under way: the connection can sync again, and the admin confirms.
+    expectStatus(await roster().request('POST', `/v1/sync-runs/${held.id}/confirm`), 200);
+    assert.equal((await userByEmail(roster(), organizationId, victims[0]!.primaryEmail)).state, 'inactive');
+    emulator.control.setNotificationSwitches({});
+  });
+
+  test('bad input is refused with the field named, and provider URLs on private addresses need the allow-list', async () => {
+    assertError(
+      await roster().request('POST', `/v1/organizations/${organizationId}/connections`, { type: 'google-workspace', name: 'x', credentials: { method: 'service_account', subject: 'nobody' } }),
+      400,
+      'invalid_request',
+      'body.credentials',
+    );
+    assertError(
+      await roster().request('POST', `/v1/organizations/${organizationId}/connections`, {
+        type: 'google-workspace',
+        name: 'x',
+        config: { api_base_url: 'http://10.1.2.3/admin/directory/v1' },
+        credentials: serviceAccountCredentials(emulator),
+      }),
+      400,
+      'url_not_allowed',
+      'ROSTER_PROVIDER_ALLOWED_HOSTS',
+    );
+  });
+});
