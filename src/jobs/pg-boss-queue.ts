@@ -67,6 +67,7 @@ export class PgBossJobQueue implements JobQueue {
   }
 
   private constructor(db: Db, schema: string, options: PgBossJobQueueOptions) {
+    checkOptions(options);
     this.#options = options;
     this.#sql = new KyselyPgBossDb(db);
     this.#boss = new PgBoss({
@@ -183,6 +184,22 @@ export class PgBossJobQueue implements JobQueue {
     }
     return created;
   }
+}
+
+/** pg-boss would refuse these only at the first send or work; a bad configuration should stop start-up. */
+function checkOptions(options: PgBossJobQueueOptions): void {
+  const expiries = [options.expireInSeconds, ...Object.values(options.queues ?? {}).map((queue) => queue.expireInSeconds)];
+  for (const expiry of expiries) {
+    if (expiry !== undefined && !(expiry >= 1 && expiry < 24 * 60 * 60)) {
+      throw new Error(`Job expiry must be at least 1 s and under 24 hours (pg-boss 10), got ${expiry} s`);
+    }
+  }
+  const delay = options.retryDelaySeconds;
+  if (delay !== undefined && !(Number.isInteger(delay) && delay >= 0)) {
+    throw new Error(`Job retry delay must be a whole number of seconds, got ${delay}`);
+  }
+  const polling = options.pollingIntervalSeconds;
+  if (polling !== undefined && !(polling >= 0.5)) throw new Error(`Job polling interval must be at least 0.5 s, got ${polling}`);
 }
 
 /** pg-boss's whole database port, over Roster's Kysely pool. */
