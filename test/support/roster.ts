@@ -80,7 +80,8 @@ export async function createTestStorage(engine: Engine): Promise<TestStorage> {
     engine,
     location: schema,
     open: () => openPostgres({ url: TEST_DATABASE_URL, schema, poolSize: 4 }),
-    destroy: () => adminQuery(`drop schema if exists ${quoteIdentifier(schema)} cascade`),
+    // The job queue keeps its tables in a schema of its own beside the test's (see jobSchemaOf).
+    destroy: () => adminQuery(`drop schema if exists ${quoteIdentifier(schema)} cascade; drop schema if exists ${quoteIdentifier(`${schema}_jobs`)} cascade`),
   };
 }
 

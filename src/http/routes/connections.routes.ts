@@ -63,6 +63,8 @@ export interface PullConnectionSetup {
   checkUrl: (url: string) => Promise<void>;
   /** Queues the check of a connection's credentials (validating → active, or invalid_credentials). */
   validateLater: (connectionId: string) => Promise<void>;
+  /** Tears down what the provider holds for a connection about to be deleted (push channels); never throws. */
+  beforeDelete: (connectionId: string) => Promise<void>;
 }
 
 /** One member per connection type; `type` picks the member, so an unknown type is named as such. */
@@ -283,7 +285,8 @@ export function registerConnectionRoutes(app: FastifyZodInstance, deps: Connecti
     },
     handler: async (request, reply) => {
       const { id } = request.params;
-      visibleOr404(request.principal, await connections.get(id), 'connection', id);
+      const connection = visibleOr404(request.principal, await connections.get(id), 'connection', id);
+      if (pullConnectionType(connection.type)) await pull.beforeDelete(id);
       const deleted = await connections.delete(id, { actor: request.principal.keyId, action: 'connection.deleted' }, now());
       if (!deleted) throw notFound('connection', id);
       await detachDeletedConnection(id);
