@@ -152,6 +152,12 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       onRevoked: (connection, error) => pull!.onRevoked(connection, error),
       clock,
       logger,
+      hooks: (connectionType) => ({
+        onThrottle: (event) => metrics.providerThrottled.inc({ connection_type: connectionType, source: event.source }),
+        onRetry: (event) => {
+          if (event.kind === 'error') metrics.providerRetries.inc({ connection_type: connectionType });
+        },
+      }),
     });
     const runner = new SyncRunner(
       { database, reconciler, snapshots, runtimes, jobs, clock, logger, onRunEnded: (run, outcome) => pull!.onRunEnded(run, outcome) },
@@ -167,6 +173,11 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       pushAddress: (connectionId, provider) => `${publicUrl}/push/${connectionId}/${provider}`,
       clock,
       logger,
+      onRunMeasured: (run) => {
+        metrics.syncRuns.inc({ kind: run.kind, status: run.status });
+        // A held run has no finish yet; it ended its work when it was held.
+        metrics.syncRunDuration.observe({ kind: run.kind }, (Date.parse(run.finished_at ?? run.updated_at) - Date.parse(run.started_at)) / 1000);
+      },
     });
     const scheduler = new SyncScheduler({ database, runner, jobs, clock, logger }, { tickMs: config.sync.tickMs, queuedGraceMs: Math.max(30_000, config.sync.tickMs * 6) });
     const pullSetup = {

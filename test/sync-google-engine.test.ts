@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { admin, auth } from '@googleapis/admin';
+import { googleWorkspaceType } from '../src/connectors/google/google.connection.ts';
 import { startGoogleEmulator, type GoogleEmulator } from '../src/emulators/google/index.ts';
+import { JwtBearerStrategy } from '../src/sync/credentials/jwt-bearer.strategy.ts';
+import { ProviderHttpClient } from '../src/sync/http/provider-http-client.ts';
 import { assertError, createOrganization, eventsOf, expectStatus } from './support/api.ts';
 import {
   createGoogleConnection,
@@ -73,6 +77,33 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     assert.doesNotMatch(row.sealed, /PRIVATE KEY|client_email/);
   });
 
+  test("Google's own client (@googleapis/admin) lists the users and groups Roster synced", { timeout: 60_000 }, async () => {
+    const strategy = new JwtBearerStrategy({
+      http: new ProviderHttpClient(),
+      tokenUrl: emulator.tokenUrl,
+      issuer: emulator.serviceAccountKey.client_email,
+      subject: `admin@${emulator.org.domain}`,
+      scope: googleWorkspaceType.definition.auth.flatMap((a) => ('scopes' in a ? a.scopes : [])).join(' '),
+      privateKey: emulator.serviceAccountKey.private_key,
+    });
+    const client = new auth.OAuth2();
+    client.setCredentials({ access_token: (await strategy.issue()).header.value.replace(/^Bearer /, '') });
+    const directory = admin({ version: 'directory_v1', rootUrl: `${emulator.url}/`, auth: client });
+    const emails: string[] = [];
+    let pageToken: string | undefined;
+    do {
+      const res = await directory.users.list({ customer: 'my_customer', maxResults: 100, ...(pageToken ? { pageToken } : {}) });
+      emails.push(...(res.data.users ?? []).map((user) => user.primaryEmail!));
+      pageToken = res.data.nextPageToken ?? undefined;
+    } while (pageToken);
+    const groups = (await directory.groups.list({ customer: 'my_customer' })).data.groups ?? [];
+
+    const synced = await usersOf(roster(), organizationId);
+    assert.deepEqual(synced.map((u) => u.email).sort(), emails.sort());
+    const rosterGroups = expectStatus(await roster().request('GET', `/v1/groups?organization_id=${organizationId}&limit=200`), 200).data as any[];
+    assert.deepEqual(rosterGroups.map((g) => g.name).sort(), groups.map((g) => g.name!).sort());
+  });
+
   test('a watch channel is opened, and a change in Google arrives through its notification within seconds', async () => {
     const channel = await eventually('a watch channel', async () => emulator.control.channels()[0]);
     assert.match(channel.resourceUri, /users/);
@@ -101,6 +132,25 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     const updates = (await eventsOf(roster(), organizationId)).slice(before).filter((e) => e.type === 'user.updated');
     assert.equal(updates.length, 2, updates.map((e) => e.data.email).join(', '));
     emulator.control.setNotificationSwitches({});
+  });
+
+  test('a channel near its expiry is replaced: the new one is opened first, then the old one stopped', async () => {
+    const [old] = emulator.control.channels();
+    assert.ok(old);
+    const db = roster().database.db;
+    await db.updateTable('push_channels').set({ expires_at: new Date(Date.now() + 60_000).toISOString() }).where('id', '=', old.id).execute();
+    await db.updateTable('sync_schedules').set({ next_run_at: new Date(Date.now() - 1000).toISOString() }).where('connection_id', '=', connectionId).where('tier', '=', 'channels').execute();
+    const renewed = await eventually('a new channel', async () => {
+      const open = emulator.control.channels();
+      return open.length === 1 && open[0]!.id !== old.id ? open[0] : undefined;
+    });
+    const rows = await db.selectFrom('push_channels').select(['id', 'stopped_at']).where('connection_id', '=', connectionId).execute();
+    assert.ok(rows.find((r) => r.id === old.id)?.stopped_at, 'the old channel is marked stopped');
+    assert.equal(rows.find((r) => r.id === renewed.id)?.stopped_at, null);
+    // Notifications now come through the new channel.
+    const target = liveUsers()[7]!;
+    emulator.control.updateUser(target.id, { organizations: [{ department: 'Renewed', primary: true }] });
+    await eventually('a change through the new channel', async () => ((await userByEmail(roster(), organizationId, target.primaryEmail))?.department === 'Renewed' ? true : undefined));
   });
 
   test('a notification with a wrong channel token is refused', async () => {
@@ -190,6 +240,11 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     emulator.control.setThrottle(undefined);
     assert.equal(ended.status, 'completed', JSON.stringify(ended));
     assert.ok(emulator.control.stats().throttled > throttledBefore, 'requests were throttled');
+    const metrics = await (await fetch(`${roster().baseUrl}/metrics`)).text();
+    const value = (pattern: RegExp) => Number(pattern.exec(metrics)?.[1] ?? 0);
+    assert.ok(value(/roster_provider_throttled_total\{connection_type="google-workspace",source="response"\} (\d+)/) > 0, 'throttling is counted');
+    assert.ok(value(/roster_sync_runs_total\{kind="full",status="completed"\} (\d+)/) >= 3, 'runs are counted');
+    assert.ok(value(/roster_sync_runs_total\{kind="full",status="failed"\} (\d+)/) >= 1);
   });
 
   test('a mass removal is held by the deprovision guard until an admin settles it', async () => {

@@ -16,6 +16,14 @@ export interface Metrics {
   readonly eventsWritten: Counter<'type'>;
   /** Wall time of one reconciliation, in seconds. */
   readonly reconcileDuration: Histogram;
+  /** Pull runs that ended, by kind and final status. */
+  readonly syncRuns: Counter<'kind' | 'status'>;
+  /** Wall time of a pull run from its start to its end, by kind. */
+  readonly syncRunDuration: Histogram<'kind'>;
+  /** Provider calls slowed by throttling: the provider refused (`response`) or Roster paused ahead (`pacing`). */
+  readonly providerThrottled: Counter<'connection_type' | 'source'>;
+  /** Provider calls retried after an error (network, timeout, 5xx). */
+  readonly providerRetries: Counter<'connection_type'>;
 }
 
 export interface MetricsOptions {
@@ -58,6 +66,31 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: 'roster_reconcile_duration_seconds',
       help: 'Time taken by one reconciliation.',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    syncRuns: new Counter({
+      name: 'roster_sync_runs_total',
+      help: 'Pull sync runs that ended, by kind (full, profile, critical) and status (completed, held, failed).',
+      labelNames: ['kind', 'status'],
+      registers: [registry],
+    }),
+    syncRunDuration: new Histogram({
+      name: 'roster_sync_run_duration_seconds',
+      help: 'Time from the start of a pull sync run to its end, by kind.',
+      labelNames: ['kind'],
+      buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 900, 1800, 3600],
+      registers: [registry],
+    }),
+    providerThrottled: new Counter({
+      name: 'roster_provider_throttled_total',
+      help: 'Provider calls slowed by throttling, by connection type and source (response: the provider refused; pacing: Roster paused ahead).',
+      labelNames: ['connection_type', 'source'],
+      registers: [registry],
+    }),
+    providerRetries: new Counter({
+      name: 'roster_provider_retries_total',
+      help: 'Provider calls retried after a network error, timeout or 5xx, by connection type.',
+      labelNames: ['connection_type'],
       registers: [registry],
     }),
   };

@@ -7,7 +7,7 @@ import type { UrlGuard } from '../security/url-guard.ts';
 import type { ConnectionSecretsRepo } from '../store/connection-secrets.repo.ts';
 import type { ConnectionRecord, ConnectionsRepo } from '../store/connections.repo.ts';
 import type { LogSink } from './http/clock.ts';
-import { ProviderHttpClient, type ProviderHttpClientOptions } from './http/provider-http-client.ts';
+import { ProviderHttpClient, type ProviderHttpClientOptions, type ProviderHttpHooks } from './http/provider-http-client.ts';
 import { CredentialsError, type CredentialsRevokedError } from './credentials/errors.ts';
 import { TokenManager } from './credentials/token-manager.ts';
 
@@ -32,6 +32,8 @@ export interface ConnectionRuntimesDeps {
   onRevoked: (connection: ConnectionRecord, error: CredentialsRevokedError) => Promise<void>;
   clock: () => Date;
   logger: LogSink;
+  /** What provider calls went through, for /metrics. */
+  hooks?: (connectionType: string) => ProviderHttpHooks;
 }
 
 /**
@@ -70,7 +72,7 @@ export class ConnectionRuntimes {
     if (!credentials) throw new CredentialsError('no_credentials', `Connection '${connection.id}' has no credentials`);
 
     const label = connection.id;
-    const common = { label, logger: this.deps.logger, ...this.deps.http };
+    const common = { label, logger: this.deps.logger, ...this.deps.http, ...(this.deps.hooks ? { hooks: this.deps.hooks(connection.type) } : {}) };
     const tokenHttp = new ProviderHttpClient({ ...common, maxConcurrent: 2 });
     const strategy = type.credentialStrategy(credentials, {
       http: tokenHttp,

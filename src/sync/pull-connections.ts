@@ -32,6 +32,8 @@ export interface PullConnectionsDeps {
   pushAddress: (connectionId: string, provider: string) => string;
   clock: () => Date;
   logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** Counts an ended run, for /metrics. */
+  onRunMeasured?: (run: SyncRunView) => void;
 }
 
 /**
@@ -179,6 +181,7 @@ export class PullConnections {
 
   /** The connection's health follows its runs: a failure is an `error` with its reason, a later success clears it. */
   async onRunEnded(run: SyncRunView, outcome: { ok: boolean; error?: unknown }): Promise<void> {
+    this.deps.onRunMeasured?.(run);
     if (outcome.ok) {
       await this.transitionIf(run.connection_id, ['error'], 'active', null);
       return;
