@@ -34,7 +34,7 @@ describe('roster sync', () => {
     const organizationId = (await createOrganization(roster(), 'CLI')).id;
     connectionId = (await createGoogleConnection(roster(), organizationId, { config: emulatorConfig(emulator, { push: false }), credentials: serviceAccountCredentials(emulator) })).id;
     await eventually('activation', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
-    const first = (await roster().request('GET', `/v1/sync-runs?connection_id=${connectionId}`)).body.data[0];
+    const first = await eventually('the activation run', async () => (await roster().request('GET', `/v1/sync-runs?connection_id=${connectionId}`)).body.data[0]);
     await runEnded(roster(), first.id);
 
     const context = capture(env());

@@ -52,7 +52,8 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     assert.equal(JSON.stringify(created).includes('PRIVATE KEY'), false, 'credentials are never answered');
 
     await eventually('the connection to be active', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
-    const [first] = await runsOf();
+    // Activation queues the first full run right after the state changes.
+    const first = await eventually('the activation run', async () => (await runsOf())[0]);
     assert.equal(first.kind, 'full');
     assert.equal(first.trigger, 'activation');
     const run = await runEnded(roster(), first.id);

@@ -12,8 +12,21 @@ export interface Connector {
   memberPages(groupExternalId: string, options?: PageOptions): AsyncIterable<RecordPage>;
   /** The current state of one object: an upsert, or a tombstone when the source answers that it is gone. */
   fetchObject(kind: 'user' | 'group', externalId: string, signal?: AbortSignal): Promise<IncomingRecord>;
+  /**
+   * What changed since `cursor`, for sources with a delta protocol (Graph delta links, Okta `lastUpdated`):
+   * each page carries the cursor to store in the same transaction as its records. Absent where the source
+   * has none (Google): there the critical and profile tiers list again instead.
+   */
+  readonly changes?: ((cursor: string, options?: { signal?: AbortSignal }) => AsyncIterable<ChangePage>) | undefined;
   /** Push channels, for sources that notify (Google users.watch). */
   readonly push?: PushChannels | undefined;
+}
+
+export interface ChangePage {
+  /** Upserts and tombstones the source reported. */
+  records: IncomingRecord[];
+  /** The cursor to resume after this page; on the last page, the one the next delta round starts from. */
+  cursor: string;
 }
 
 export interface PageOptions {
