@@ -219,8 +219,10 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     assert.equal(failed.status, 'failed');
     assert.match(failed.error, /^provider_/);
     assert.equal((await usersOf(roster(), organizationId, '&state=active')).length, activeBefore, 'nobody deactivated by a partial pull');
-    const broken = await getConnection(roster(), connectionId);
-    assert.equal(broken.state, 'error');
+    const broken = await eventually('the connection to be in error', async () => {
+      const connection = await getConnection(roster(), connectionId);
+      return connection.state === 'error' ? connection : undefined;
+    });
     assert.match(broken.state_reason, /provider_/);
     const types = (await eventsOf(roster(), organizationId)).map((e) => e.type);
     assert.ok(types.includes('sync.failed'));
@@ -229,7 +231,8 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     const retry = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, {}), 202) as any;
     const retried = await runEnded(roster(), retry.run.id);
     assert.equal(retried.status, 'completed', JSON.stringify(retried));
-    assert.equal((await getConnection(roster(), connectionId)).state, 'active');
+    // The connection's health follows the run's end.
+    await eventually('the connection to be active again', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
     for (const user of victims) assert.equal((await userByEmail(roster(), organizationId, user.primaryEmail)).state, 'inactive');
   });
 
@@ -282,5 +285,29 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
       'url_not_allowed',
       'ROSTER_PROVIDER_ALLOWED_HOSTS',
     );
+  });
+
+  test('a validation the provider failed (not the credentials) leaves the connection in error; a successful sync now activates it fully', async () => {
+    emulator.control.injectFault({ kind: 'server-error', count: 1000, status: 503 });
+    const created = await createGoogleConnection(roster(), organizationId, {
+      name: 'Second Google',
+      config: emulatorConfig(emulator, { push: false }),
+      credentials: serviceAccountCredentials(emulator),
+    });
+    const broken = await eventually('validation to fail', async () => {
+      const connection = await getConnection(roster(), created.id);
+      return connection.state === 'validating' ? undefined : connection;
+    });
+    emulator.control.clearFaults();
+    assert.equal(broken.state, 'error');
+    assert.match(broken.state_reason, /provider_/);
+    const schedules = () => roster().database.db.selectFrom('sync_schedules').select('tier').where('connection_id', '=', created.id).execute();
+    assert.equal((await schedules()).length, 0, 'not scheduled before it worked once');
+
+    const run = expectStatus(await roster().request('POST', `/v1/connections/${created.id}/sync`, {}), 202) as any;
+    assert.equal((await runEnded(roster(), run.run.id)).status, 'completed');
+    await eventually('the connection to be active', async () => ((await getConnection(roster(), created.id)).state === 'active' ? true : undefined));
+    await eventually('its schedule', async () => ((await schedules()).length === 3 ? true : undefined));
+    assert.deepEqual((await schedules()).map((r) => r.tier).sort(), ['critical', 'full', 'profile']);
   });
 });

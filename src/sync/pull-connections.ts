@@ -71,6 +71,18 @@ export class PullConnections {
     if (config.push) await this.deps.jobs.send(JOBS.renewChannels, { connection_id: connection.id });
   }
 
+  /**
+   * A connection back to active after a successful run: one whose validation had failed on the provider (not
+   * its credentials) and was synced by hand never got its schedule; it gets it now, with its channels.
+   */
+  private async resumeSchedule(connection: ConnectionRecord): Promise<void> {
+    const scheduled = await this.deps.database.db.selectFrom('sync_schedules').select('tier').where('connection_id', '=', connection.id).executeTakeFirst();
+    if (scheduled) return;
+    const config = pullConfigSchema.parse(connection.config);
+    await this.schedule(connection, config);
+    if (config.push) await this.deps.jobs.send(JOBS.renewChannels, { connection_id: connection.id });
+  }
+
   /** Writes the connection's schedule rows; the full tier's first run is the one activation queues. */
   async schedule(connection: ConnectionRecord, config: PullConfig): Promise<void> {
     const now = this.deps.clock().getTime();
@@ -183,7 +195,8 @@ export class PullConnections {
   async onRunEnded(run: SyncRunView, outcome: { ok: boolean; error?: unknown }): Promise<void> {
     this.deps.onRunMeasured?.(run);
     if (outcome.ok) {
-      await this.transitionIf(run.connection_id, ['error'], 'active', null);
+      const recovered = await this.transitionIf(run.connection_id, ['error'], 'active', null);
+      if (recovered) await this.resumeSchedule(recovered);
       return;
     }
     if (isCredentialFailure(outcome.error)) {
