@@ -10,23 +10,15 @@
 import { pino } from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
 import { createRoster } from '../../src/app.ts';
-import { loadConfig, type Config } from '../../src/config.ts';
+import type { Config } from '../../src/config.ts';
 import { openPostgres, openSqlite } from '../../src/store/database.ts';
-import { TEST_DATABASE_URL } from './roster.ts';
+import { TEST_DATABASE_URL, testConfig } from './roster.ts';
 
 const [engine, location] = process.argv.slice(2);
 if ((engine !== 'sqlite' && engine !== 'postgres') || !location) throw new Error('usage: roster-process.ts <sqlite|postgres> <file|schema>');
 const overrides = JSON.parse(process.env.ROSTER_TEST_PROCESS_CONFIG ?? '{}') as Partial<Config> & { secretKey: string };
 const database = engine === 'sqlite' ? openSqlite(location) : openPostgres({ url: TEST_DATABASE_URL, schema: location, poolSize: 4 });
-const config: Config = {
-  ...loadConfig({}),
-  port: 0,
-  host: '127.0.0.1',
-  dataDir: '/nonexistent',
-  logLevel: 'silent',
-  ...overrides,
-  secretKey: Buffer.from(overrides.secretKey, 'base64'),
-};
+const config: Config = testConfig({ ...overrides, secretKey: Buffer.from(overrides.secretKey, 'base64') });
 const roster = await createRoster(config, { database, logger: pino({ level: process.env.ROSTER_TEST_LOG_LEVEL ?? 'silent' }) as FastifyBaseLogger, processMetrics: false });
 const url = await roster.start();
 process.stdout.write(`listening ${url}\n`);

@@ -106,23 +106,18 @@ export function newAdminKey(): string {
   return `rk_${randomBytes(32).toString('base64url')}`;
 }
 
+/** The configuration of a test Roster: a random port on loopback, no data directory, quiet. */
+export function testConfig(overrides: Partial<Config>): Config {
+  return { ...loadConfig({}), port: 0, host: '127.0.0.1', dataDir: '/nonexistent', logLevel: 'silent', bodyLimitBytes: 1024 * 1024, ...overrides };
+}
+
 /** Starts a real Roster listening on 127.0.0.1 (random port) over isolated storage. */
 export async function startTestRoster(engine: Engine, options: TestRosterOptions = {}): Promise<TestRoster> {
   const storage = options.storage ?? (await createTestStorage(engine));
   const ownsStorage = options.storage === undefined;
   const database = storage.open();
   const adminKey = options.config?.apiKey ?? newAdminKey();
-  const config: Config = {
-    ...loadConfig({}),
-    port: 0,
-    host: '127.0.0.1',
-    dataDir: '/nonexistent',
-    logLevel: 'silent',
-    bodyLimitBytes: 1024 * 1024,
-    secretKey: randomBytes(32),
-    ...options.config,
-    apiKey: adminKey,
-  };
+  const config: Config = { ...testConfig({ secretKey: randomBytes(32), ...options.config }), apiKey: adminKey };
   let roster: Roster;
   try {
     roster = await createRoster(config, {

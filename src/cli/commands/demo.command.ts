@@ -11,16 +11,9 @@ import { loggerOptions } from '../../http/server.ts';
 import { generateApiKey } from '../../store/api-keys.repo.ts';
 import { ApiClient } from '../api-client.ts';
 import { untilStopped, type CliContext } from '../context.ts';
+import { wholeNumber } from '../options.ts';
 import { runOutcome } from '../run-progress.ts';
 import { followRun } from './sync.command.ts';
-
-function count(name: string) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`--${name} must be a non-negative integer, got ${value}`);
-    return parsed;
-  };
-}
 
 /**
  * `roster demo`: the whole product with no credentials — an emulated Google Workspace org, a Roster on
@@ -31,9 +24,9 @@ export function registerDemoCommand(program: Command, context: CliContext): void
   program
     .command('demo')
     .description('Start an emulated Google Workspace org and a Roster connected to it, run the first sync, and keep both running (Ctrl-C stops)')
-    .option('--users <n>', 'users in the emulated org', count('users'), 2000)
-    .option('--groups <n>', 'groups in the emulated org', count('groups'), 40)
-    .option('--port <n>', 'port Roster listens on (0 picks one)', count('port'), 8080)
+    .option('--users <n>', 'users in the emulated org', wholeNumber('users'), 2000)
+    .option('--groups <n>', 'groups in the emulated org', wholeNumber('groups'), 40)
+    .option('--port <n>', 'port Roster listens on (0 picks one)', wholeNumber('port'), 8080)
     .action(async (opts: { users: number; groups: number; port: number }) => {
       const { env } = context;
       const emulator = await startGoogleEmulator({ users: opts.users, groups: opts.groups, seed: 7, domain: 'demo.example.com' });

@@ -4,24 +4,17 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { startGoogleEmulator } from '../../emulators/google/index.ts';
 import { untilStopped, type CliContext } from '../context.ts';
-
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`--${name} must be a non-negative integer, got ${value}`);
-    return parsed;
-  };
-}
+import { wholeNumber } from '../options.ts';
 
 export function registerEmulateCommands(program: Command, context: CliContext): void {
   const emulate = program.command('emulate').description('Run a local emulator of an identity provider, for connector development and tests');
   emulate
     .command('google')
     .description('Emulate the Google Workspace Admin SDK Directory API (users, groups, members, watch channels, OAuth)')
-    .option('--users <n>', 'users to generate', positiveInt('users'), 1000)
-    .option('--groups <n>', 'groups to generate', positiveInt('groups'), 50)
-    .option('--seed <n>', 'seed of the deterministic generator', positiveInt('seed'), 1)
-    .option('--port <n>', 'port to listen on (0 picks one)', positiveInt('port'), 8090)
+    .option('--users <n>', 'users to generate', wholeNumber('users'), 1000)
+    .option('--groups <n>', 'groups to generate', wholeNumber('groups'), 50)
+    .option('--seed <n>', 'seed of the deterministic generator', wholeNumber('seed'), 1)
+    .option('--port <n>', 'port to listen on (0 picks one)', wholeNumber('port'), 8090)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--domain <domain>', 'primary domain of the emulated org', 'example.com')
     .option('--key-file <path>', 'where to write the service-account JSON key')
