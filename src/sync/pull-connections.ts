@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { pullConfigSchema, type PullConfig } from '../connectors/pull-connection-type.ts';
-import type { ConnectionState } from '../core/connection-states.ts';
+import { ACCEPTS_RECORDS, type ConnectionState } from '../core/connection-states.ts';
 import { newId } from '../core/ids.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
 import type { Reconciler } from '../reconcile/reconciler.ts';
@@ -179,7 +179,7 @@ export class PullConnections {
    */
   async fetchObject(connectionId: string, kind: 'user' | 'group', externalId: string): Promise<void> {
     const connection = await this.deps.connections.get(connectionId);
-    if (!connection || connection.state !== 'active') return;
+    if (!connection || !ACCEPTS_RECORDS.includes(connection.state)) return;
     const runtime = await this.deps.runtimes.get(connectionId);
     const record = await runtime.connector.fetchObject(kind, externalId);
     await this.deps.reconciler.apply(connectionId, [record], { tombstone_reason: 'removed_from_source' });

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readGoogleNotification } from '../../connectors/google/google-watch-channels.ts';
+import { ACCEPTS_RECORDS } from '../../core/connection-states.ts';
 import { isId } from '../../core/ids.ts';
 import type { JobQueue } from '../../jobs/job-queue.ts';
 import type { Database } from '../../store/database.ts';
@@ -60,7 +61,8 @@ function registerGoogleReceiver(app: FastifyZodInstance, deps: PushRoutesDeps): 
         return reply.code(401).send({ error: { code: 'unauthorized', message: 'Unknown channel or wrong channel token.', details: {} } });
       }
       // A stopped channel or a connection not syncing: acknowledged, so the provider does not retry, and ignored.
-      if (notification.state === 'sync' || channel.stopped_at !== null || channel.state !== 'active' || !('userId' in notification)) return reply.code(200).send();
+      const syncing = (ACCEPTS_RECORDS as readonly string[]).includes(channel.state);
+      if (notification.state === 'sync' || channel.stopped_at !== null || !syncing || !('userId' in notification)) return reply.code(200).send();
       await deps.jobs.send(JOBS.fetchObject, { connection_id: connectionId, kind: 'user', external_id: notification.userId });
       return reply.code(200).send();
     },
