@@ -11,21 +11,29 @@ export function getPath(value: unknown, path: string): unknown {
   return getPath(value[path.slice(0, dot)], path.slice(dot + 1));
 }
 
-/** A deep copy without the given dotted paths (missing paths are ignored). */
+/**
+ * The value without the given dotted paths (missing paths are ignored), leaving `value` untouched. Only
+ * the objects on a removed path are copied; everything else is shared with `value`, which is how a
+ * parsed provider payload (plain JSON, never mutated afterwards) is stored without copying it whole.
+ */
 export function withoutPaths<T>(value: T, paths: readonly string[]): T {
-  const copy = structuredClone(value);
-  for (const path of paths) deletePath(copy, path);
-  return copy;
+  let out: unknown = value;
+  for (const path of paths) out = withoutPath(out, path);
+  return out as T;
 }
 
-function deletePath(value: unknown, path: string): void {
-  if (!isRecord(value)) return;
+function withoutPath(value: unknown, path: string): unknown {
+  if (!isRecord(value)) return value;
   if (Object.hasOwn(value, path)) {
-    delete value[path];
-    return;
+    const { [path]: _removed, ...rest } = value;
+    return rest;
   }
   const dot = path.indexOf('.');
-  if (dot >= 0) deletePath(value[path.slice(0, dot)], path.slice(dot + 1));
+  if (dot < 0) return value;
+  const key = path.slice(0, dot);
+  if (!Object.hasOwn(value, key)) return value;
+  const inner = withoutPath(value[key], path.slice(dot + 1));
+  return inner === value[key] ? value : { ...value, [key]: inner };
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -38,9 +38,13 @@ export class MappingError extends Error {
   }
 }
 
-/** The payload as stored: a JSON copy of the item without the resource's volatile fields. */
+/**
+ * The payload as stored: the item without the resource's volatile fields. Items are parsed JSON that
+ * nothing mutates, so the payload shares what it keeps with the item instead of copying it; it is
+ * serialized when stored, which is also what drops anything JSON cannot hold.
+ */
 export function storedRaw(definition: ProviderDefinition, resource: ResourceName, item: unknown): JsonValue {
-  return withoutPaths(toJson(item), definition.resources[resource]?.volatileFields ?? []);
+  return withoutPaths(item, definition.resources[resource]?.volatileFields ?? []) as JsonValue;
 }
 
 /** Maps an item of `users` (or of `deletedUsers`, whose volatile fields then apply). */
@@ -103,7 +107,7 @@ async function evaluate(definition: ProviderDefinition, resource: ResourceName, 
     });
   }
   // JSONata marks its result arrays (sequences) and leaves undefined-valued keys; plain JSON is what is stored.
-  return output === undefined ? undefined : toJson(output);
+  return output === undefined ? undefined : plainJson(output);
 }
 
 function required(definition: ProviderDefinition, key: 'group' | 'member'): CompiledExpression {
@@ -125,6 +129,42 @@ function itemIdOf(output: unknown, item: unknown): string {
   return '(no id)';
 }
 
-function toJson(value: unknown): JsonValue {
+/**
+ * What `JSON.parse(JSON.stringify(value))` gives, without the text in between: new arrays and objects,
+ * undefined-valued keys and functions dropped (null in arrays), non-finite numbers as null. Anything that
+ * is not a plain object, array or primitive (a Date, a class instance) takes the JSON round trip itself.
+ */
+function plainJson(value: unknown): JsonValue {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value + 0 : null;
+    case 'object': {
+      if (value === null) return null;
+      if (Array.isArray(value)) {
+        const out: JsonValue[] = new Array(value.length);
+        for (let i = 0; i < value.length; i++) out[i] = omittedInJson(value[i]) ? null : plainJson(value[i]);
+        return out;
+      }
+      const prototype = Object.getPrototypeOf(value);
+      if ((prototype !== Object.prototype && prototype !== null) || typeof (value as { toJSON?: unknown }).toJSON === 'function') break;
+      const out: Record<string, JsonValue> = {};
+      for (const key of Object.keys(value)) {
+        const entry = (value as Record<string, unknown>)[key];
+        if (omittedInJson(entry)) continue;
+        if (key === '__proto__') Object.defineProperty(out, key, { value: plainJson(entry), enumerable: true, writable: true, configurable: true });
+        else out[key] = plainJson(entry);
+      }
+      return out;
+    }
+    default:
+      return null;
+  }
   return JSON.parse(JSON.stringify(value) ?? 'null') as JsonValue;
+}
+
+function omittedInJson(value: unknown): boolean {
+  return value === undefined || typeof value === 'function' || typeof value === 'symbol';
 }
