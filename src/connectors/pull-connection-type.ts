@@ -5,6 +5,7 @@ import type { ProviderHttpClient } from '../sync/http/provider-http-client.ts';
 import type { ThrottleProfile } from '../sync/http/throttle-classifiers.ts';
 import type { Connector } from './connector.ts';
 import type { ProviderDefinition } from './definition/load-provider-definition.ts';
+import { expandTemplate } from './definition/url-template.ts';
 
 /**
  * One kind of pull connection (google-workspace, later microsoft-graph, okta…): its provider definition,
@@ -13,9 +14,16 @@ import type { ProviderDefinition } from './definition/load-provider-definition.t
 export interface PullConnectionType {
   readonly type: string;
   readonly displayName: string;
+  /** What the API documentation says the type does and which credentials it takes. */
+  readonly description: string;
   readonly defaultCategory: ConnectionCategory;
   readonly definition: ProviderDefinition;
   readonly throttle: ThrottleProfile;
+  /**
+   * The type's own settings beside the common ones (Graph's tenant, Okta's domain): string fields named as
+   * the definition's `connectionConfig` placeholders, which they fill. `z.strictObject({})` when none.
+   */
+  readonly settingsSchema: z.ZodObject<Record<string, z.ZodType<string | undefined>>>;
   /** Validates the write-only `credentials` of a create (or credentials replace) request. */
   readonly credentialsSchema: z.ZodType<JsonObject>;
   /** True when the credentials still lack an admin's consent (the OAuth flow completes them). */
@@ -37,6 +45,8 @@ export interface ConnectorContext {
   http: ProviderHttpClient;
   definition: ProviderDefinition;
   endpoints: ProviderEndpoints;
+  /** The type's settings, as the values of the definition's placeholders. */
+  settings: Readonly<Record<string, string>>;
 }
 
 /** Where a connection reaches its provider: the definition's URLs unless its settings override them. */
@@ -66,12 +76,32 @@ export const pullConfigSchema = z.strictObject({
 });
 export type PullConfig = z.infer<typeof pullConfigSchema>;
 
-export function endpointsOf(definition: ProviderDefinition, config: PullConfig): ProviderEndpoints {
+/** The settings of a connection of this type: the common ones and the type's own, all checked. */
+export function connectionConfigSchema(type: PullConnectionType): z.ZodType<PullConfig & Readonly<Record<string, unknown>>, unknown> {
+  return pullConfigSchema.extend(type.settingsSchema.shape) as unknown as z.ZodType<PullConfig & Readonly<Record<string, unknown>>, unknown>;
+}
+
+/** A connection's type settings as placeholder values (unset ones left out). */
+export function settingsOf(type: PullConnectionType, config: Readonly<Record<string, unknown>>): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const name of Object.keys(type.settingsSchema.shape)) if (typeof config[name] === 'string') values[name] = config[name] as string;
+  return values;
+}
+
+export function endpointsOf(definition: ProviderDefinition, config: PullConfig, settings: Readonly<Record<string, string>> = {}): ProviderEndpoints {
   const oauth = definition.auth.find((auth) => auth.type === 'oauth2_authorization_code');
   const tokenAuth = definition.auth.find((auth) => auth.type !== 'api_key_header');
+  const expand = (template: string | undefined) => (template === undefined ? undefined : expandTemplate(template, settings));
   return {
-    apiBaseUrl: (config.api_base_url ?? definition.baseUrl).replace(/\/+$/, ''),
-    tokenUrl: config.token_url ?? (tokenAuth && 'tokenUrl' in tokenAuth ? tokenAuth.tokenUrl : undefined),
-    authorizeUrl: config.authorize_url ?? oauth?.authorizeUrl,
+    apiBaseUrl: (config.api_base_url ?? expand(definition.baseUrl)!).replace(/\/+$/, ''),
+    tokenUrl: config.token_url ?? expand(tokenAuth && 'tokenUrl' in tokenAuth ? tokenAuth.tokenUrl : undefined),
+    authorizeUrl: config.authorize_url ?? expand(oauth?.authorizeUrl),
   };
+}
+
+/** A stored connection's settings read back: the common ones, the type's own as placeholder values, and where it reaches its provider. */
+export function readConnectionConfig(type: PullConnectionType, stored: unknown): { config: PullConfig; settings: Record<string, string>; endpoints: ProviderEndpoints } {
+  const config = connectionConfigSchema(type).parse(stored);
+  const settings = settingsOf(type, config);
+  return { config, settings, endpoints: endpointsOf(type.definition, config, settings) };
 }

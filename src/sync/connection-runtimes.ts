@@ -1,6 +1,6 @@
 import type { Connector } from '../connectors/connector.ts';
 import { loadProviderDefinition } from '../connectors/definition/load-provider-definition.ts';
-import { endpointsOf, pullConfigSchema, type ProviderEndpoints, type PullConfig, type PullConnectionType } from '../connectors/pull-connection-type.ts';
+import { readConnectionConfig, type ProviderEndpoints, type PullConfig, type PullConnectionType } from '../connectors/pull-connection-type.ts';
 import { pullConnectionType } from '../connectors/pull-connection-types.ts';
 import { conflictError } from '../core/errors.ts';
 import type { UrlGuard } from '../security/url-guard.ts';
@@ -65,8 +65,7 @@ export class ConnectionRuntimes {
   private async build(connection: ConnectionRecord): Promise<ConnectionRuntime> {
     const type = pullConnectionType(connection.type);
     if (!type) throw conflictError('not_a_pull_connection', `Connection '${connection.id}' is a ${connection.type} connection; Roster does not pull from it.`, {});
-    const config = pullConfigSchema.parse(connection.config);
-    const endpoints = endpointsOf(type.definition, config);
+    const { config, settings, endpoints } = readConnectionConfig(type, connection.config);
     for (const url of [endpoints.apiBaseUrl, endpoints.tokenUrl]) if (url !== undefined) await this.deps.urlGuard.check(url);
     const credentials = await this.deps.secrets.read(connection.id);
     if (!credentials) throw new CredentialsError('no_credentials', `Connection '${connection.id}' has no credentials`);
@@ -96,7 +95,7 @@ export class ConnectionRuntimes {
     });
     // The definition as this connection reaches it: the same data with its own API root.
     const definition = endpoints.apiBaseUrl === type.definition.baseUrl ? type.definition : loadProviderDefinition({ ...definitionInput(type), baseUrl: endpoints.apiBaseUrl });
-    return { connection, type, config, endpoints, tokens, connector: type.connector({ http, definition, endpoints }) };
+    return { connection, type, config, endpoints, tokens, connector: type.connector({ http, definition, endpoints, settings }) };
   }
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { endpointsOf, pullConfigSchema, type PullConnectionType } from '../connectors/pull-connection-type.ts';
+import { readConnectionConfig, type PullConnectionType } from '../connectors/pull-connection-type.ts';
 import { pullConnectionType } from '../connectors/pull-connection-types.ts';
 import type { ConnectionState } from '../core/connection-states.ts';
 import { conflictError } from '../core/errors.ts';
@@ -121,7 +121,7 @@ export class OAuthConsents {
       );
     }
     const auth = authCodeEntry(type)!;
-    const endpoints = endpointsOf(type.definition, pullConfigSchema.parse(connection.config));
+    const { endpoints } = readConnectionConfig(type, connection.config);
 
     const now = this.deps.clock();
     const expiresAt = new Date(now.getTime() + CONSENT_TTL_MS).toISOString();
@@ -197,7 +197,7 @@ export class OAuthConsents {
       const credentials = await this.deps.secrets.read(connection.id);
       const client = credentials ? oauthClientOf(credentials) : undefined;
       if (!client) return this.failed({ failure: 'connection_unavailable', reason: 'not_an_oauth_client', ...known });
-      const endpoints = endpointsOf(type.definition, pullConfigSchema.parse(connection.config));
+      const { endpoints } = readConnectionConfig(type, connection.config);
       if (endpoints.tokenUrl === undefined) return this.failed({ failure: 'internal_error', reason: 'no_token_url', ...known });
       await this.deps.checkUrl(endpoints.tokenUrl);
 

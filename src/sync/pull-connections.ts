@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { pullConfigSchema, type PullConfig } from '../connectors/pull-connection-type.ts';
+import { readConnectionConfig, type PullConfig } from '../connectors/pull-connection-type.ts';
+import { pullConnectionType } from '../connectors/pull-connection-types.ts';
 import { ACCEPTS_RECORDS, type ConnectionState } from '../core/connection-states.ts';
 import { newId } from '../core/ids.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
@@ -65,7 +66,7 @@ export class PullConnections {
 
   /** A newly active connection: its tiers are scheduled, its first full run queued, its channels opened. */
   private async activate(connection: ConnectionRecord): Promise<void> {
-    const config = pullConfigSchema.parse(connection.config);
+    const { config } = readConnectionConfig(pullConnectionType(connection.type)!, connection.config);
     await this.schedule(connection, config);
     await this.deps.runner().request(connection.id, 'full', 'activation');
     if (config.push) await this.deps.jobs.send(JOBS.renewChannels, { connection_id: connection.id });
@@ -78,7 +79,7 @@ export class PullConnections {
   private async resumeSchedule(connection: ConnectionRecord): Promise<void> {
     const scheduled = await this.deps.database.db.selectFrom('sync_schedules').select('tier').where('connection_id', '=', connection.id).executeTakeFirst();
     if (scheduled) return;
-    const config = pullConfigSchema.parse(connection.config);
+    const { config } = readConnectionConfig(pullConnectionType(connection.type)!, connection.config);
     await this.schedule(connection, config);
     if (config.push) await this.deps.jobs.send(JOBS.renewChannels, { connection_id: connection.id });
   }

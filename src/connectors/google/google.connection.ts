@@ -45,7 +45,11 @@ const credentialsSchema = z.discriminatedUnion('method', [
 export const googleWorkspaceType: PullConnectionType = {
   type: 'google-workspace',
   displayName: 'Google Workspace',
+  description:
+    'Roster pulls users, groups and memberships from the Google Workspace Directory API, with a service account ' +
+    'key and the admin it acts for, or an OAuth client an admin consents to.',
   defaultCategory: 'directory',
+  settingsSchema: z.strictObject({}),
   definition,
   throttle: throttleProfiles.google,
   credentialsSchema: credentialsSchema as unknown as z.ZodType<JsonObject>,
@@ -75,8 +79,8 @@ export const googleWorkspaceType: PullConnectionType = {
       onRefreshTokenRotated,
     });
   },
-  connector: ({ http, definition: connectionDefinition, endpoints }) => ({
-    ...definitionConnector({ definition: connectionDefinition, config: {}, fetchJson: fetchJsonVia(http) }),
+  connector: ({ http, definition: connectionDefinition, endpoints, settings }) => ({
+    ...definitionConnector({ definition: connectionDefinition, config: settings, fetchJson: fetchJsonVia(http) }),
     push: googleWatchChannels(http, endpoints.apiBaseUrl),
   }),
 };

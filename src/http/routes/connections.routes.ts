@@ -7,8 +7,8 @@ import type { ConnectionRecord, ConnectionsRepo } from '../../store/connections.
 import type { OrganizationsRepo } from '../../store/organizations.repo.ts';
 import type { ScimTokensRepo } from '../../store/scim-tokens.repo.ts';
 import type { ConnectionSecretsRepo } from '../../store/connection-secrets.repo.ts';
-import { pullConfigSchema } from '../../connectors/pull-connection-type.ts';
-import { pullConnectionType } from '../../connectors/pull-connection-types.ts';
+import { connectionConfigSchema } from '../../connectors/pull-connection-type.ts';
+import { PULL_CONNECTION_TYPES, pullConnectionType } from '../../connectors/pull-connection-types.ts';
 import { assertCanAccessOrganization, scopeOrganizationFilter, visibleOr404 } from '../auth.ts';
 import { errorResponses } from '../errors.ts';
 import { pageParams, pageSchema, paginationQuery, toPage } from '../pagination.ts';
@@ -43,18 +43,20 @@ export const connectionSchema = z
   })
   .meta({ id: 'Connection' });
 
-const googleWorkspace = pullConnectionType('google-workspace')!;
-const pullConnectionBody = z
-  .strictObject({
-    type: z.literal('google-workspace').describe('Roster pulls users, groups and memberships from the Google Workspace Directory API.'),
-    name: nameSchema,
-    category: z.enum(CONNECTION_CATEGORIES).default(googleWorkspace.defaultCategory).describe('Default directory.'),
-    config: pullConfigSchema.optional().describe('Provider URLs, push channels and the sync schedule; defaults suit the public API.'),
-    credentials: googleWorkspace.credentialsSchema.describe(
-      'Write-only, stored encrypted: a service account key with the admin it acts for, or an OAuth client an admin consents to.',
-    ),
-  })
-  .meta({ id: 'CreateGoogleWorkspaceConnection' });
+/** One body per pull connection type: its settings beside the common ones, and its write-only credentials. */
+const pullConnectionBodies = [...PULL_CONNECTION_TYPES.values()].map((type) =>
+  z
+    .strictObject({
+      type: z.literal(type.type).describe(type.description),
+      name: nameSchema,
+      category: z.enum(CONNECTION_CATEGORIES).default(type.defaultCategory).describe(`Default ${type.defaultCategory}.`),
+      config: (connectionConfigSchema(type) as z.ZodType<JsonObject>)
+        .optional()
+        .describe('Provider settings and URLs, push channels and the sync schedule; defaults suit the public API.'),
+      credentials: type.credentialsSchema.describe('Write-only, stored encrypted; never answered.'),
+    })
+    .meta({ id: `Create${type.displayName.replace(/[^A-Za-z0-9]/g, '')}Connection` }),
+);
 
 /** What pull connections need from the engine when they are created or resumed. */
 export interface PullConnectionSetup {
@@ -85,7 +87,7 @@ const createConnectionBody = z.discriminatedUnion('type', [
       config: jsonObjectSchema.optional(),
     })
     .meta({ id: 'CreateScimConnection' }),
-  pullConnectionBody,
+  ...pullConnectionBodies,
 ]);
 
 const scimCredentialsSchema = z
@@ -120,9 +122,9 @@ export function registerConnectionRoutes(app: FastifyZodInstance, deps: Connecti
       if (!(await organizations.exists(organizationId))) throw notFound('organization', organizationId);
       const body = request.body;
       const audited = { actor: request.principal.keyId, action: 'connection.created' };
-      if (body.type === 'google-workspace') {
-        const type = pullConnectionType(body.type)!;
-        const config = pullConfigSchema.parse(body.config ?? {});
+      const type = pullConnectionType(body.type);
+      if (type && 'credentials' in body) {
+        const config = connectionConfigSchema(type).parse(body.config ?? {});
         for (const url of [config.api_base_url, config.token_url, config.authorize_url]) if (url !== undefined) await pull.checkUrl(url);
         // Credentials that need an admin's consent wait in draft; the others are checked at once, in the background.
         const state = type.awaitsConsent(body.credentials) ? 'draft' : 'validating';
