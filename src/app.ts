@@ -46,6 +46,7 @@ import { OAUTH_CALLBACK_PATH, OAuthConsents } from './sync/oauth-consent.ts';
 import { createJobQueue } from './jobs/create-job-queue.ts';
 import type { JobQueue } from './jobs/job-queue.ts';
 import { ConnectionSecretsRepo } from './store/connection-secrets.repo.ts';
+import { PushChannelsRepo } from './store/push-channels.repo.ts';
 import { ConnectionRuntimes } from './sync/connection-runtimes.ts';
 import { JOBS, PullConnections } from './sync/pull-connections.ts';
 import { SyncScheduler } from './sync/scheduler.ts';
@@ -188,7 +189,7 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       beforeDelete: (connectionId: string) =>
         pull!.stopChannels(connectionId).catch((error: unknown) => logger.warn({ connection_id: connectionId, err: error }, 'could not stop the push channels of a deleted connection')),
     };
-    registerPushRoutes(server, { database, jobs, logger });
+    registerPushRoutes(server, { channels: new PushChannelsRepo(database.db), jobs, logger });
     // "Connect Google": an admin's consent completes an OAuth client's credentials; the callback is public.
     const consents = new OAuthConsents({
       database,

@@ -12,21 +12,43 @@ export interface Connector {
   memberPages(groupExternalId: string, options?: PageOptions): AsyncIterable<RecordPage>;
   /** The current state of one object: an upsert, or a tombstone when the source answers that it is gone. */
   fetchObject(kind: 'user' | 'group', externalId: string, signal?: AbortSignal): Promise<IncomingRecord>;
-  /**
-   * What changed since `cursor`, for sources with a delta protocol (Graph delta links, Okta `lastUpdated`):
-   * each page carries the cursor to store in the same transaction as its records. Absent where the source
-   * has none (Google): there the critical and profile tiers list again instead.
-   */
-  readonly changes?: ((cursor: string, options?: { signal?: AbortSignal }) => AsyncIterable<ChangePage>) | undefined;
+  /** Changes since a cursor, for sources with a delta protocol (Graph delta links, Okta's System Log). */
+  readonly delta?: DeltaSource | undefined;
   /** Push channels, for sources that notify (Google users.watch). */
   readonly push?: PushChannels | undefined;
 }
 
+/**
+ * A source's delta protocol. The engine stores the cursor in the same transaction as the records of the
+ * page it follows; a full run asks `latest()` before it lists, so the next delta round starts from then
+ * (changes during the full run come again: reconciling them twice changes nothing).
+ */
+export interface DeltaSource {
+  /** A cursor meaning "from now on" (Graph `$deltatoken=latest`, the System Log's `since=now`). */
+  latest(signal?: AbortSignal): Promise<string>;
+  /** Pages of what changed since `cursor`; throws CursorExpiredError when the source no longer knows it. */
+  changes(cursor: string, options?: { signal?: AbortSignal }): AsyncIterable<ChangePage>;
+}
+
 export interface ChangePage {
-  /** Upserts and tombstones the source reported. */
+  /** Upserts and tombstones the source reported (a tombstone here is the source's statement, not an absence). */
   records: IncomingRecord[];
-  /** The cursor to resume after this page; on the last page, the one the next delta round starts from. */
+  /** Where to resume after this page; on the last page, the cursor the next round starts from. */
   cursor: string;
+  /**
+   * Groups whose complete member list this round states (across its pages): memberships of these groups
+   * the round did not state are gone. For sources that re-list a changed group's members instead of
+   * reporting each removal (Okta's `lastMembershipUpdated`).
+   */
+  completeGroups?: readonly string[];
+}
+
+/** The source no longer knows the cursor (Graph 410 Gone / syncStateNotFound): only a full run can resume. */
+export class CursorExpiredError extends Error {
+  override readonly name = 'CursorExpiredError';
+  constructor(readonly providerReason: string) {
+    super(`the delta cursor has expired (${providerReason})`);
+  }
 }
 
 export interface PageOptions {
@@ -50,7 +72,11 @@ export interface OpenedChannel {
 }
 
 export interface PushChannels {
-  /** Opens a channel that POSTs to `address`, echoing `token` on every notification. */
-  open(request: { id: string; address: string; token: string; ttlSeconds: number }, signal?: AbortSignal): Promise<OpenedChannel>;
+  /**
+   * Opens what it takes for the provider to POST changes to `address`, each notification carrying `token`
+   * (Google: one users.watch channel; Graph: a subscription per resource, `token` as their clientState).
+   * `id` is a fresh id the provider may use as the channel's.
+   */
+  open(request: { id: string; address: string; token: string; ttlSeconds: number }, signal?: AbortSignal): Promise<OpenedChannel[]>;
   close(channel: { id: string; resourceId: string }, signal?: AbortSignal): Promise<void>;
 }

@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256Hex } from '../security/secret-hash.ts';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { newId, isId } from '../core/ids.ts';
 import { appendAudit } from './audit.repo.ts';
 import type { Db } from './database.ts';
@@ -20,9 +21,7 @@ export function generateApiKey(): string {
   return `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
 }
 
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
+export const hashApiKey = sha256Hex;
 
 export interface NewApiKey {
   name: string;

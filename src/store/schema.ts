@@ -171,6 +171,14 @@ export interface SyncSchedulesTable {
   last_run_at: string | null;
 }
 
+/** Where a delta source's next round starts (Graph deltaLink, Okta System Log `next`). */
+export interface SyncCursorsTable {
+  connection_id: string;
+  organization_id: string;
+  cursor: string;
+  updated_at: string;
+}
+
 /** A push channel a provider delivers change notifications through (Google users.watch). */
 export interface PushChannelsTable {
   id: string;
@@ -319,6 +327,7 @@ export interface Schema {
   scim_index: ScimIndexTable;
   connection_secrets: ConnectionSecretsTable;
   sync_schedules: SyncSchedulesTable;
+  sync_cursors: SyncCursorsTable;
   push_channels: PushChannelsTable;
   oauth_states: OauthStatesTable;
 }

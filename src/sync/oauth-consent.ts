@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../security/secret-hash.ts';
 import { readConnectionConfig, type PullConnectionType } from '../connectors/pull-connection-type.ts';
 import { pullConnectionType } from '../connectors/pull-connection-types.ts';
 import type { ConnectionState } from '../core/connection-states.ts';
@@ -282,9 +282,7 @@ export class OAuthConsents {
   }
 }
 
-export function hashState(state: string): string {
-  return createHash('sha256').update(state, 'utf8').digest('hex');
-}
+export const hashState = sha256Hex;
 
 /** The pull connection type of a connection that can be consented to, or a 409 saying why not. */
 function consentType(connection: ConnectionRecord): PullConnectionType {

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../security/secret-hash.ts';
 import { readConnectionConfig, type PullConfig } from '../connectors/pull-connection-type.ts';
 import { pullConnectionType } from '../connectors/pull-connection-types.ts';
 import { ACCEPTS_RECORDS, type ConnectionState } from '../core/connection-states.ts';
@@ -139,20 +140,22 @@ export class PullConnections {
     const token = randomBytes(32).toString('base64url');
     const id = newId('pushChannel');
     const opened = await push.open({ id, address: this.deps.pushAddress(connectionId, runtime.type.type), token, ttlSeconds: ttl });
-    await database.db
-      .insertInto('push_channels')
-      .values({
-        id: opened.id,
-        connection_id: connectionId,
-        organization_id: connection.organization_id,
-        resource_id: opened.resourceId,
-        token_hash: hashToken(token),
-        expires_at: new Date(opened.expiresAt).toISOString(),
-        created_at: clock().toISOString(),
-        stopped_at: null,
-      })
-      .execute();
-    this.deps.logger.info({ connection_id: connectionId, channel_id: opened.id, expires_at: new Date(opened.expiresAt).toISOString() }, 'opened a push channel');
+    for (const channel of opened) {
+      await database.db
+        .insertInto('push_channels')
+        .values({
+          id: channel.id,
+          connection_id: connectionId,
+          organization_id: connection.organization_id,
+          resource_id: channel.resourceId,
+          token_hash: sha256Hex(token),
+          expires_at: new Date(channel.expiresAt).toISOString(),
+          created_at: clock().toISOString(),
+          stopped_at: null,
+        })
+        .execute();
+      this.deps.logger.info({ connection_id: connectionId, channel_id: channel.id, expires_at: new Date(channel.expiresAt).toISOString() }, 'opened a push channel');
+    }
     for (const old of live) await this.stopChannel(old.id, old.resource_id, push.close.bind(push));
   }
 
@@ -222,8 +225,4 @@ export class PullConnections {
     );
     return moved ? record : undefined;
   }
-}
-
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
 }

@@ -20,7 +20,7 @@ export function googleWatchChannels(http: ProviderHttpClient, baseUrl: string): 
         ...(signal ? { signal } : {}),
       });
       const channel = channelResponse.parse(response.json());
-      return { id: channel.id, resourceId: channel.resourceId, expiresAt: Number(channel.expiration) } satisfies OpenedChannel;
+      return [{ id: channel.id, resourceId: channel.resourceId, expiresAt: Number(channel.expiration) } satisfies OpenedChannel];
     },
     close: async ({ id, resourceId }, signal) => {
       // Note the underscore: channels/stop lives under directory_v1, beside (not under) the v1 base.

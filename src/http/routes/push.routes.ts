@@ -1,14 +1,13 @@
-import { timingSafeEqual } from 'node:crypto';
 import { readGoogleNotification } from '../../connectors/google/google-watch-channels.ts';
 import { ACCEPTS_RECORDS } from '../../core/connection-states.ts';
 import { isId } from '../../core/ids.ts';
 import type { JobQueue } from '../../jobs/job-queue.ts';
-import type { Database } from '../../store/database.ts';
-import { hashToken, JOBS } from '../../sync/pull-connections.ts';
+import type { PushChannelsRepo } from '../../store/push-channels.repo.ts';
+import { JOBS } from '../../sync/pull-connections.ts';
 import type { FastifyZodInstance } from '../types.ts';
 
 export interface PushRoutesDeps {
-  database: Database;
+  channels: PushChannelsRepo;
   jobs: JobQueue;
   logger: { warn(obj: object, msg: string): void };
 }
@@ -45,24 +44,14 @@ function registerGoogleReceiver(app: FastifyZodInstance, deps: PushRoutesDeps): 
       const { connectionId } = request.params as { connectionId: string };
       const notification = readGoogleNotification(request.headers, request.body);
       if (!notification || !isId('connection', connectionId)) return reply.code(400).send({ error: { code: 'not_a_notification', message: 'Not a Google push notification.', details: {} } });
-      const channel = await deps.database.db
-        .selectFrom('push_channels as p')
-        .innerJoin('connections as c', 'c.id', 'p.connection_id')
-        .select(['p.token_hash', 'p.stopped_at', 'c.state'])
-        .where('p.id', '=', notification.channelId)
-        .where('p.connection_id', '=', connectionId)
-        .where('c.deleted_at', 'is', null)
-        .executeTakeFirst();
-      // The same answer for an unknown channel and a wrong token: nothing to learn from probing.
-      const presented = Buffer.from(hashToken(notification.token ?? ''), 'hex');
-      const expected = Buffer.from(channel?.token_hash ?? hashToken(`unknown:${notification.channelId}`), 'hex');
-      if (!channel || !timingSafeEqual(presented, expected)) {
+      const channel = await deps.channels.authenticate(connectionId, notification.channelId, notification.token);
+      if (!channel.ok) {
         deps.logger.warn({ connection_id: connectionId, channel_id: notification.channelId }, 'refused a push notification with an unknown channel or a wrong token');
         return reply.code(401).send({ error: { code: 'unauthorized', message: 'Unknown channel or wrong channel token.', details: {} } });
       }
       // A stopped channel or a connection not syncing: acknowledged, so the provider does not retry, and ignored.
-      const syncing = (ACCEPTS_RECORDS as readonly string[]).includes(channel.state);
-      if (notification.state === 'sync' || channel.stopped_at !== null || !syncing || !('userId' in notification)) return reply.code(200).send();
+      const syncing = (ACCEPTS_RECORDS as readonly string[]).includes(channel.connectionState);
+      if (notification.state === 'sync' || channel.stopped || !syncing || !('userId' in notification)) return reply.code(200).send();
       await deps.jobs.send(JOBS.fetchObject, { connection_id: connectionId, kind: 'user', external_id: notification.userId });
       return reply.code(200).send();
     },

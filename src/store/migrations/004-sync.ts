@@ -3,7 +3,7 @@ import type { DatabaseCapabilities } from '../database.ts';
 
 /**
  * The sync engine: pull connections' sealed credentials, run leases and checkpoints, per-tier schedules,
- * push channels (Google watch channels) and pending OAuth consents.
+ * delta cursors, push channels (Google watch channels) and pending OAuth consents.
  */
 export async function up(db: Kysely<any>, _capabilities: DatabaseCapabilities): Promise<void> {
   // One sealed JSON document per connection (service-account key, OAuth client secret, refresh token).
@@ -39,6 +39,15 @@ export async function up(db: Kysely<any>, _capabilities: DatabaseCapabilities): 
     .addPrimaryKeyConstraint('sync_schedules_pk', ['connection_id', 'tier'])
     .execute();
   await db.schema.createIndex('sync_schedules_due').on('sync_schedules').columns(['next_run_at']).execute();
+
+  // A delta source's cursor (Graph deltaLink, System Log `next`), written with the records of the round that ended there.
+  await db.schema
+    .createTable('sync_cursors')
+    .addColumn('connection_id', 'text', (c) => c.primaryKey().references('connections.id'))
+    .addColumn('organization_id', 'text', (c) => c.notNull())
+    .addColumn('cursor', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
 
   await db.schema
     .createTable('push_channels')
