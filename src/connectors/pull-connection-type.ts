@@ -19,6 +19,8 @@ export interface PullConnectionType {
   readonly defaultCategory: ConnectionCategory;
   readonly definition: ProviderDefinition;
   readonly throttle: ThrottleProfile;
+  /** Its connector has a delta protocol (`connector.delta`): the critical tier runs delta rounds instead of listing. */
+  readonly supportsDelta: boolean;
   /**
    * The type's own settings beside the common ones (Graph's tenant, Okta's domain): string fields named as
    * the definition's `connectionConfig` placeholders, which they fill. `z.strictObject({})` when none.

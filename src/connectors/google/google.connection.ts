@@ -50,6 +50,8 @@ export const googleWorkspaceType: PullConnectionType = {
     'key and the admin it acts for, or an OAuth client an admin consents to.',
   defaultCategory: 'directory',
   settingsSchema: z.strictObject({}),
+  // The Directory API has no delta for users or groups: the critical and profile tiers list again.
+  supportsDelta: false,
   definition,
   throttle: throttleProfiles.google,
   credentialsSchema: credentialsSchema as unknown as z.ZodType<JsonObject>,
