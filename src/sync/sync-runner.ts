@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { PageCheckpoint } from '../connectors/definition/pager.ts';
 import type { Connector, RecordPage } from '../connectors/connector.ts';
+import { readInTurn } from '../connectors/read-ahead.ts';
 import { ACCEPTS_RECORDS } from '../core/connection-states.ts';
 import { conflictError } from '../core/errors.ts';
 import type { EventSource, JsonObject } from '../core/model.ts';
@@ -26,6 +27,9 @@ const PHASES: Record<PullKind, readonly Phase[]> = {
   full: ['users', 'groups', 'members'],
 };
 type Phase = 'users' | 'groups' | 'members';
+
+/** Groups whose members are read at once (a connection's provider client caps its requests in flight anyway). */
+const GROUPS_READ_AT_ONCE = 4;
 
 /**
  * The next thing a run does, stored with the records of the last page it applied: a resumed run starts
@@ -221,13 +225,19 @@ export class SyncRunner {
   }
 }
 
-/** One execution of a claimed run, from its checkpoint to its end. */
+/**
+ * One execution of a claimed run, from its checkpoint to its end. Connectors read ahead of what is taken
+ * (the next page, the next groups' members); the checkpoint only ever names pages that were taken.
+ */
 class RunExecution {
   private pending: IncomingRecord[] = [];
   private pendingPages = 0;
   private position: RunCheckpoint;
   private readonly progress: RunProgress;
   private readonly startedAt: number;
+  /** Ends the connector's reading when the execution ends, whether by the run's signal or an error of its own. */
+  private readonly reading = new AbortController();
+  private readonly readSignal: AbortSignal;
 
   constructor(
     private readonly deps: SyncRunnerDeps,
@@ -239,9 +249,19 @@ class RunExecution {
     this.position = run.checkpoint ? (JSON.parse(run.checkpoint) as RunCheckpoint) : { phase: 'users', page: null };
     this.progress = run.progress ? (JSON.parse(run.progress) as RunProgress) : { phase: 'users', pages: 0, records: 0, rate: 0, expected_records: null, eta_seconds: null };
     this.startedAt = Date.parse(run.started_at);
+    this.readSignal = AbortSignal.any([signal, this.reading.signal]);
   }
 
   async execute(): Promise<void> {
+    try {
+      await this.read();
+    } finally {
+      // A page still being read ahead (a failed apply, a lost lease) is cancelled, not left running.
+      this.reading.abort();
+    }
+  }
+
+  private async read(): Promise<void> {
     const kind = this.run.kind as PullKind;
     if (this.progress.pages === 0) this.progress.expected_records = await this.previousRecords();
     const phases = PHASES[kind];
@@ -264,7 +284,7 @@ class RunExecution {
 
   private async listing(phase: 'users' | 'groups', phases: readonly Phase[]): Promise<void> {
     const start = this.position.phase === phase && 'page' in this.position ? this.position.page : null;
-    for await (const page of this.connector.pages(phase, { checkpoint: start, signal: this.signal })) {
+    for await (const page of this.connector.pages(phase, { checkpoint: start, signal: this.readSignal })) {
       const next: RunCheckpoint = page.checkpoint ? { phase, page: page.checkpoint } : nextPhase(phases, phase);
       await this.take(phase, page, next);
     }
@@ -274,23 +294,42 @@ class RunExecution {
     // The groups to list are the ones this run has applied: what is still gathered must be applied first.
     await this.flush();
     const position = this.position.phase === 'members' ? this.position : { phase: 'members' as const, after: null };
-    let resumeAt: { group: string; page: PageCheckpoint } | undefined = 'group' in position ? position : undefined;
+    const resumeAt: { group: string; page: PageCheckpoint } | undefined = 'group' in position ? position : undefined;
     const after = 'after' in position ? position.after : undefined;
-    for (const group of await this.groupsToList(resumeAt?.group ?? after ?? null, resumeAt !== undefined)) {
-      const checkpoint = resumeAt?.group === group ? resumeAt.page : null;
-      resumeAt = undefined;
-      try {
-        for await (const page of this.connector.memberPages(group, { checkpoint, signal: this.signal })) {
-          const next: RunCheckpoint = page.checkpoint ? { phase: 'members', group, page: page.checkpoint } : { phase: 'members', after: group };
-          await this.take('members', page, next);
-        }
-      } catch (error) {
-        // A group deleted since it was listed has no members to list; its memberships go with the commit.
-        if (!isNotFound(error)) throw error;
+    const groups = await this.groupsToList(resumeAt?.group ?? after ?? null, resumeAt !== undefined);
+    for await (const listed of this.memberPagesOf(groups, resumeAt)) {
+      const { group } = listed;
+      if (listed.page === null) {
         this.position = { phase: 'members', after: group };
+        continue;
       }
+      const next: RunCheckpoint = listed.page.checkpoint ? { phase: 'members', group, page: listed.page.checkpoint } : { phase: 'members', after: group };
+      await this.take('members', listed.page, next);
     }
     this.position = nextPhase(phases, 'members');
+  }
+
+  /**
+   * The member pages of the groups, group after group in id order, `page: null` for a group that is gone.
+   * Groups page independently, so the next few are read while this one is taken: most groups are one page,
+   * and one round trip at a time would leave both ends idle.
+   */
+  private memberPagesOf(groups: readonly string[], resumeAt: { group: string; page: PageCheckpoint } | undefined) {
+    const connector = this.connector;
+    const signal = this.readSignal;
+    return readInTurn(
+      groups.map((group) => async function* () {
+        const checkpoint = resumeAt?.group === group ? resumeAt.page : null;
+        try {
+          for await (const page of connector.memberPages(group, { checkpoint, signal })) yield { group, page };
+        } catch (error) {
+          // A group deleted since it was listed has no members to list; its memberships go with the commit.
+          if (!isNotFound(error)) throw error;
+          yield { group, page: null };
+        }
+      }),
+      GROUPS_READ_AT_ONCE,
+    );
   }
 
   /** The groups this run listed, in id order, from `from` (inclusive when resuming inside it). */

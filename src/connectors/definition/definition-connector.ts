@@ -1,4 +1,5 @@
 import type { Connector, PageOptions, RecordPage } from '../connector.ts';
+import { readAhead } from '../read-ahead.ts';
 import { ITEM_ID_PLACEHOLDER, type ProviderDefinition } from './load-provider-definition.ts';
 import { mapGroup, mapMember, mapUser } from './mapping-engine.ts';
 import { pages, PagingError, type FetchJson } from './pager.ts';
@@ -32,7 +33,8 @@ export function definitionConnector(options: DefinitionConnectorOptions): Omit<C
 
   async function* walk(resource: 'users' | 'groups' | 'members', map: (items: unknown[]) => Promise<RecordPage['records']>, page: PageOptions, groupId?: string) {
     const context = { config, groupId, checkpoint: page.checkpoint, signal: page.signal };
-    for await (const { items, checkpoint } of pages(definition, resource, context, fetchJson)) {
+    // The next page is fetched while this one is mapped and applied.
+    for await (const { items, checkpoint } of readAhead(pages(definition, resource, context, fetchJson))) {
       yield { records: await map(items), checkpoint } satisfies RecordPage;
     }
   }
