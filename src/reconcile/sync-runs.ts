@@ -42,6 +42,8 @@ export interface RunProgress {
   /** Records the previous run of this kind had, when there was one: what `eta_seconds` is measured against. */
   expected_records: number | null;
   eta_seconds: number | null;
+  /** Why a delta run became a full run (no cursor yet, the cursor expired). */
+  fallback?: string;
 }
 
 export function syncRunView(row: SyncRunRow): SyncRunView {

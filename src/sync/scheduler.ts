@@ -91,5 +91,5 @@ export class SyncScheduler {
 }
 
 function tierRank(tier: ScheduleTier): number {
-  return ({ full: 0, profile: 1, critical: 2, channels: 3 } as const)[tier];
+  return ({ full: 0, profile: 1, critical: 2, delta: 2, channels: 3 } as const)[tier];
 }

@@ -1,45 +1,25 @@
 import { sql } from 'kysely';
-import type { PageCheckpoint } from '../connectors/definition/pager.ts';
-import type { Connector, RecordPage } from '../connectors/connector.ts';
-import { readInTurn } from '../connectors/read-ahead.ts';
+import { pullConnectionType } from '../connectors/pull-connection-types.ts';
 import { ACCEPTS_RECORDS } from '../core/connection-states.ts';
-import { conflictError } from '../core/errors.ts';
+import { conflictError, notFound } from '../core/errors.ts';
 import type { EventSource, JsonObject } from '../core/model.ts';
 import { ACTIVE_RUN_STATUSES } from '../core/sync-run-states.ts';
 import { appendEvents } from '../events/event-log.ts';
 import type { JobQueue } from '../jobs/job-queue.ts';
-import { addCounters, type Counters } from '../reconcile/context.ts';
-import type { IncomingRecord } from '../reconcile/incoming.ts';
 import type { Reconciler } from '../reconcile/reconciler.ts';
 import type { SnapshotService } from '../reconcile/snapshots.ts';
-import { findRun, insertRun, newRunCounters, syncRunView, type RunProgress, type SyncRunRow, type SyncRunView } from '../reconcile/sync-runs.ts';
+import { findRun, insertRun, syncRunView, type SyncRunRow, type SyncRunView } from '../reconcile/sync-runs.ts';
 import type { Database, Tx } from '../store/database.ts';
 import type { ConnectionRuntimes } from './connection-runtimes.ts';
-import { describeSyncError, isNotFound } from './sync-errors.ts';
-
-/** What a pull run reads. Only `full` may remove what it did not see (DESIGN law 7). */
-export const PULL_KINDS = ['full', 'profile', 'critical'] as const;
-export type PullKind = (typeof PULL_KINDS)[number];
-
-const PHASES: Record<PullKind, readonly Phase[]> = {
-  critical: ['users'],
-  profile: ['users', 'groups', 'members'],
-  full: ['users', 'groups', 'members'],
-};
-type Phase = 'users' | 'groups' | 'members';
-
-/** Groups whose members are read at once (a connection's provider client caps its requests in flight anyway). */
-const GROUPS_READ_AT_ONCE = 4;
+import { LeaseLost, RunExecution } from './run-execution.ts';
+import { describeSyncError } from './sync-errors.ts';
 
 /**
- * The next thing a run does, stored with the records of the last page it applied: a resumed run starts
- * here. Members are listed group by group in id order, so "after" a group names the rest.
+ * What a pull run reads. Only `full` may remove what it did not see (DESIGN law 7); `delta` applies what a
+ * delta source reports changed since its cursor, removals included, since the source states them.
  */
-export type RunCheckpoint =
-  | { phase: 'users' | 'groups'; page: PageCheckpoint | null }
-  | { phase: 'members'; group: string; page: PageCheckpoint }
-  | { phase: 'members'; after: string | null }
-  | { phase: 'done' };
+export const PULL_KINDS = ['full', 'profile', 'critical', 'delta'] as const;
+export type PullKind = (typeof PULL_KINDS)[number];
 
 export const SYNC_RUN_JOB = 'sync.run';
 
@@ -70,13 +50,6 @@ export interface SyncRunnerDeps {
   onRunEnded: (run: SyncRunView, outcome: { ok: boolean; error?: unknown }) => Promise<void>;
 }
 
-/** The run is not this worker's any more (its lease expired and another took it over). */
-class LeaseLost extends Error {
-  constructor(runId: string) {
-    super(`lost the lease on ${runId}`);
-  }
-}
-
 /**
  * Pull runs: requested (sync now, a due tier, an activation), executed by whichever worker claims them,
  * checkpointed with every batch of records, resumed from the checkpoint by another worker when the one
@@ -101,16 +74,19 @@ export class SyncRunner {
       .execute(async (tx) => {
         const connection = await tx
           .selectFrom('connections')
-          .select(['id', 'organization_id', 'state'])
+          .select(['id', 'organization_id', 'state', 'type'])
           .where('id', '=', connectionId)
           .where('deleted_at', 'is', null)
-          .executeTakeFirstOrThrow();
+          .executeTakeFirst();
+        if (!connection) throw notFound('connection', connectionId);
         // A connection in error keeps syncing: the next success is what brings it back.
         if (!SYNCING_STATES.includes(connection.state)) {
           throw conflictError('connection_not_active', `Connection '${connectionId}' is ${connection.state}; it syncs only while active (or in error).`, { state: connection.state });
         }
         if (await activeRun(tx, connectionId)) return undefined;
-        return insertRun(tx, { organization_id: connection.organization_id, connection_id: connectionId, kind, now, status: 'queued', trigger });
+        // A source with a delta protocol answers "what changed" cheaper than any listing: its critical tier is a delta round.
+        const runKind = kind === 'critical' && pullConnectionType(connection.type)?.supportsDelta ? 'delta' : kind;
+        return insertRun(tx, { organization_id: connection.organization_id, connection_id: connectionId, kind: runKind, now, status: 'queued', trigger });
       })
       .catch(async (error: unknown) => {
         // Two requests raced past the check: the unique index let one in; the other answers that one.
@@ -223,195 +199,6 @@ export class SyncRunner {
   private leaseUntil(): string {
     return new Date(this.deps.clock().getTime() + this.options.leaseMs).toISOString();
   }
-}
-
-/**
- * One execution of a claimed run, from its checkpoint to its end. Connectors read ahead of what is taken
- * (the next page, the next groups' members); the checkpoint only ever names pages that were taken.
- */
-class RunExecution {
-  private pending: IncomingRecord[] = [];
-  private pendingPages = 0;
-  private position: RunCheckpoint;
-  private readonly progress: RunProgress;
-  private readonly startedAt: number;
-  /** Ends the connector's reading when the execution ends, whether by the run's signal or an error of its own. */
-  private readonly reading = new AbortController();
-  private readonly readSignal: AbortSignal;
-
-  constructor(
-    private readonly deps: SyncRunnerDeps,
-    private readonly options: SyncRunnerOptions,
-    private readonly run: SyncRunRow,
-    private readonly connector: Connector,
-    private readonly signal: AbortSignal,
-  ) {
-    this.position = run.checkpoint ? (JSON.parse(run.checkpoint) as RunCheckpoint) : { phase: 'users', page: null };
-    this.progress = run.progress ? (JSON.parse(run.progress) as RunProgress) : { phase: 'users', pages: 0, records: 0, rate: 0, expected_records: null, eta_seconds: null };
-    this.startedAt = Date.parse(run.started_at);
-    this.readSignal = AbortSignal.any([signal, this.reading.signal]);
-  }
-
-  async execute(): Promise<void> {
-    try {
-      await this.read();
-    } finally {
-      // A page still being read ahead (a failed apply, a lost lease) is cancelled, not left running.
-      this.reading.abort();
-    }
-  }
-
-  private async read(): Promise<void> {
-    const kind = this.run.kind as PullKind;
-    if (this.progress.pages === 0) this.progress.expected_records = await this.previousRecords();
-    const phases = PHASES[kind];
-    for (const phase of phases) {
-      if (this.position.phase === 'done') break;
-      if (phases.indexOf(phase) < phases.indexOf(this.position.phase as Phase)) continue;
-      if (phase === 'members') await this.members(phases);
-      else await this.listing(phase, phases);
-    }
-    this.position = { phase: 'done' };
-    await this.flush();
-    this.signal.throwIfAborted();
-    const { snapshots, database } = this.deps;
-    if (kind === 'full') {
-      await snapshots.commit(this.run.connection_id, this.run.id);
-    } else {
-      await snapshots.settle(await findRun(database.db, this.run.id), 'completed', {}, null);
-    }
-  }
-
-  private async listing(phase: 'users' | 'groups', phases: readonly Phase[]): Promise<void> {
-    const start = this.position.phase === phase && 'page' in this.position ? this.position.page : null;
-    for await (const page of this.connector.pages(phase, { checkpoint: start, signal: this.readSignal })) {
-      const next: RunCheckpoint = page.checkpoint ? { phase, page: page.checkpoint } : nextPhase(phases, phase);
-      await this.take(phase, page, next);
-    }
-  }
-
-  private async members(phases: readonly Phase[]): Promise<void> {
-    // The groups to list are the ones this run has applied: what is still gathered must be applied first.
-    await this.flush();
-    const position = this.position.phase === 'members' ? this.position : { phase: 'members' as const, after: null };
-    const resumeAt: { group: string; page: PageCheckpoint } | undefined = 'group' in position ? position : undefined;
-    const after = 'after' in position ? position.after : undefined;
-    const groups = await this.groupsToList(resumeAt?.group ?? after ?? null, resumeAt !== undefined);
-    for await (const listed of this.memberPagesOf(groups, resumeAt)) {
-      const { group } = listed;
-      if (listed.page === null) {
-        this.position = { phase: 'members', after: group };
-        continue;
-      }
-      const next: RunCheckpoint = listed.page.checkpoint ? { phase: 'members', group, page: listed.page.checkpoint } : { phase: 'members', after: group };
-      await this.take('members', listed.page, next);
-    }
-    this.position = nextPhase(phases, 'members');
-  }
-
-  /**
-   * The member pages of the groups, group after group in id order, `page: null` for a group that is gone.
-   * Groups page independently, so the next few are read while this one is taken: most groups are one page,
-   * and one round trip at a time would leave both ends idle.
-   */
-  private memberPagesOf(groups: readonly string[], resumeAt: { group: string; page: PageCheckpoint } | undefined) {
-    const connector = this.connector;
-    const signal = this.readSignal;
-    return readInTurn(
-      groups.map((group) => async function* () {
-        const checkpoint = resumeAt?.group === group ? resumeAt.page : null;
-        try {
-          for await (const page of connector.memberPages(group, { checkpoint, signal })) yield { group, page };
-        } catch (error) {
-          // A group deleted since it was listed has no members to list; its memberships go with the commit.
-          if (!isNotFound(error)) throw error;
-          yield { group, page: null };
-        }
-      }),
-      GROUPS_READ_AT_ONCE,
-    );
-  }
-
-  /** The groups this run listed, in id order, from `from` (inclusive when resuming inside it). */
-  private async groupsToList(from: string | null, inclusive: boolean): Promise<string[]> {
-    let query = this.deps.database.db
-      .selectFrom('snapshot_records')
-      .select('external_id')
-      .where('run_id', '=', this.run.id)
-      .where('kind', '=', 'group')
-      .orderBy('external_id');
-    if (from !== null) query = query.where('external_id', inclusive ? '>=' : '>', from);
-    return (await query.execute()).map((row) => row.external_id);
-  }
-
-  private async take(phase: Phase, page: RecordPage, next: RunCheckpoint): Promise<void> {
-    this.signal.throwIfAborted();
-    this.pending.push(...page.records);
-    this.pendingPages += 1;
-    this.position = next;
-    this.progress.phase = phase;
-    if (this.pending.length >= this.options.applyBatch) await this.flush();
-  }
-
-  /** Applies what was gathered, with the run's counters, checkpoint and progress, in one transaction. */
-  private async flush(): Promise<void> {
-    const records = this.pending;
-    const pages = this.pendingPages;
-    this.pending = [];
-    this.pendingPages = 0;
-    this.progress.pages += pages;
-    this.progress.records += records.length;
-    this.updateRate();
-    const finalize = async (tx: Tx, totals: Counters) => {
-      const current = await findRun(tx, this.run.id);
-      if (current.status !== 'running' || current.lease_owner !== this.options.workerId) throw new LeaseLost(this.run.id);
-      const counters = addCounters({ ...newRunCounters(), ...JSON.parse(current.counters) }, totals) as ReturnType<typeof newRunCounters>;
-      counters.pages += pages;
-      await tx
-        .updateTable('sync_runs')
-        .set({ counters: JSON.stringify(counters), checkpoint: JSON.stringify(this.position), progress: JSON.stringify(this.progress), updated_at: this.deps.clock().toISOString() })
-        .where('id', '=', this.run.id)
-        .execute();
-    };
-    if (records.length === 0) {
-      await this.deps.database.db.transaction().execute((tx) => finalize(tx, emptyCounters()));
-      return;
-    }
-    // Every pull run marks what it saw, so its members phase knows the groups it listed; only a full run commits.
-    await this.deps.reconciler.apply(this.run.connection_id, records, { sync_run_id: this.run.id, snapshot_id: this.run.id, finalize });
-  }
-
-  private updateRate(): void {
-    const seconds = Math.max(0.001, (this.deps.clock().getTime() - this.startedAt) / 1000);
-    const { records, expected_records: expected } = this.progress;
-    this.progress.rate = Math.round((records / seconds) * 10) / 10;
-    this.progress.eta_seconds = expected !== null && this.progress.rate > 0 ? Math.max(0, Math.round((expected - records) / this.progress.rate)) : null;
-  }
-
-  /** Records of the connection's last completed run of this kind: what the ETA is measured against. */
-  private async previousRecords(): Promise<number | null> {
-    const previous = await this.deps.database.db
-      .selectFrom('sync_runs')
-      .select('progress')
-      .where('connection_id', '=', this.run.connection_id)
-      .where('kind', '=', this.run.kind)
-      .where('status', '=', 'completed')
-      .orderBy('id', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return previous?.progress ? (JSON.parse(previous.progress) as RunProgress).records : null;
-  }
-}
-
-function nextPhase(phases: readonly Phase[], phase: Phase): RunCheckpoint {
-  const next = phases[phases.indexOf(phase) + 1];
-  if (next === undefined) return { phase: 'done' };
-  return next === 'members' ? { phase: 'members', after: null } : { phase: next, page: null };
-}
-
-function emptyCounters(): Counters {
-  const { pages: _pages, ...counters } = newRunCounters();
-  return counters;
 }
 
 async function activeRun(db: Database['db'] | Tx, connectionId: string): Promise<SyncRunRow | undefined> {

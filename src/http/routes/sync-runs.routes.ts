@@ -31,6 +31,7 @@ export const syncRunSchema = z
         rate: z.number().describe('records per second'),
         expected_records: z.number().nullable().describe('records of the previous run of this kind'),
         eta_seconds: z.number().nullable(),
+        fallback: z.string().optional().describe('Why a delta run became a full run: no_cursor, cursor_expired: …'),
       })
       .nullable()
       .describe('Where a pull run is; null for pushed snapshots.'),
