@@ -17,6 +17,8 @@ export interface GoogleEmulatorControl {
   addMember(groupKey: string, memberKey: string, role?: MemberRole): StoredMember;
   removeMember(groupKey: string, memberKey: string): void;
   revokeRefreshToken(token: string): boolean;
+  /** Deletes a service account's key: its JWT-bearer grants answer invalid_grant from then on. */
+  deleteServiceAccountKey(email: string): boolean;
   revokeAllRefreshTokens(): number;
   setAccessTokenTtl(seconds: number): void;
   setThrottle(rule: ThrottleRule | undefined): void;
@@ -57,6 +59,7 @@ export function createControl(deps: ControlDeps): GoogleEmulatorControl {
     addMember: (groupKey, memberKey, role) => org.addMember(groupKey, memberKey, role),
     removeMember: (groupKey, memberKey) => org.removeMember(groupKey, memberKey),
     revokeRefreshToken: (token) => oauth.revokeRefreshToken(token),
+    deleteServiceAccountKey: (email) => oauth.deleteServiceAccountKey(email),
     revokeAllRefreshTokens: () => oauth.revokeAllRefreshTokens(),
     setAccessTokenTtl: (seconds) => oauth.setAccessTokenTtl(seconds),
     setThrottle: (rule) => behaviours.setThrottle(rule),
@@ -102,6 +105,7 @@ const CONTROL_ROUTES: { method: string; pattern: string; handle: ControlHandler 
   { method: 'POST', pattern: '/_emulator/groups/:key/members', handle: (c, body, p) => c.addMember(p.key!, str(body.member, 'member'), (body.role as MemberRole | undefined) ?? 'MEMBER') },
   { method: 'DELETE', pattern: '/_emulator/groups/:key/members/:member', handle: (c, _body, p) => c.removeMember(p.key!, p.member!) },
   { method: 'POST', pattern: '/_emulator/refresh-tokens/revoke', handle: (c, body) => (body.all === true ? { revoked: c.revokeAllRefreshTokens() } : { revoked: c.revokeRefreshToken(str(body.refresh_token, 'refresh_token')) }) },
+  { method: 'DELETE', pattern: '/_emulator/service-accounts/:email/key', handle: (c, _body, p) => ({ deleted: c.deleteServiceAccountKey(p.email!) }) },
   { method: 'PUT', pattern: '/_emulator/access-token-ttl', handle: (c, body) => c.setAccessTokenTtl(Number(body.seconds)) },
   { method: 'PUT', pattern: '/_emulator/throttle', handle: (c, body) => c.setThrottle(body as unknown as ThrottleRule) },
   { method: 'DELETE', pattern: '/_emulator/throttle', handle: (c) => c.setThrottle(undefined) },

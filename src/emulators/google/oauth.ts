@@ -96,6 +96,11 @@ export class OAuthAuthority {
   }
 
   /** Makes a key pair like the Cloud console does and registers its public half. */
+  /** Deletes a service account's key, as an admin does in the Cloud console: its assertions are refused from then on. */
+  deleteServiceAccountKey(email: string): boolean {
+    return this.serviceAccounts.delete(email);
+  }
+
   async createServiceAccount(email: string, projectId: string): Promise<ServiceAccountKey> {
     const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
     await this.registerServiceAccount(email, await exportSPKI(publicKey));
