@@ -185,6 +185,7 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       secrets: connectionSecrets,
       checkUrl: (url: string) => providerUrlGuard.check(url),
       validateLater: (connectionId: string) => jobs.send(JOBS.validate, { connection_id: connectionId }),
+      afterConfigChange: (connectionId: string) => pull!.reconfigure(connectionId),
       // A channel left open would keep notifying a connection that is gone; it also expires by itself.
       beforeDelete: (connectionId: string) =>
         pull!.stopChannels(connectionId).catch((error: unknown) => logger.warn({ connection_id: connectionId, err: error }, 'could not stop the push channels of a deleted connection')),

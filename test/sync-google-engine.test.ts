@@ -310,4 +310,22 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     await eventually('its schedule', async () => ((await schedules()).length === 3 ? true : undefined));
     assert.deepEqual((await schedules()).map((r) => r.tier).sort(), ['critical', 'full', 'profile']);
   });
+
+  test('new settings are checked like at creation, and the schedule follows them', async () => {
+    assertError(
+      await roster().request('PATCH', `/v1/connections/${connectionId}`, { config: { ...emulatorConfig(emulator), schedule: { critical_seconds: 0 } } }),
+      400,
+      'invalid_request',
+      'body.config.schedule.critical_seconds',
+    );
+    assertError(await roster().request('PATCH', `/v1/connections/${connectionId}`, { config: { surprise: true } }), 400, 'invalid_request', 'body.config');
+    const updated = expectStatus(
+      await roster().request('PATCH', `/v1/connections/${connectionId}`, { config: emulatorConfig(emulator, { schedule: { critical_seconds: 120, profile_seconds: 3600, full_seconds: 86_400 } }) }),
+      200,
+    ) as any;
+    assert.equal(updated.config.schedule.critical_seconds, 120);
+    assert.equal(updated.config.push, true, 'defaults are filled in');
+    const critical = await roster().database.db.selectFrom('sync_schedules').select('interval_seconds').where('connection_id', '=', connectionId).where('tier', '=', 'critical').executeTakeFirstOrThrow();
+    assert.equal(critical.interval_seconds, 120);
+  });
 });

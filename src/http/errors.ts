@@ -80,6 +80,19 @@ function describeIssues(issues: ValidationIssue[]): string {
   return `${shown.join('; ')}${more}`;
 }
 
+/**
+ * A 400 `invalid_request` for a part of a body checked after the route's own schema (a pull connection's
+ * settings or credentials, whose schema depends on its type): each issue named by its path, e.g.
+ * `body.config.schedule.full_seconds: Too small`.
+ */
+export function invalidBodyPart(prefix: readonly string[], error: z.ZodError): DomainError {
+  const issues = error.issues.map((issue) => ({
+    path: [...prefix, ...issue.path.map(String)].join('.'),
+    message: issue.code === 'invalid_type' && issue.input === undefined ? 'Required' : issue.message,
+  }));
+  return new DomainError('invalid_request', describeIssues(issues), 400, { issues: issues.slice(0, DETAIL_ISSUES) });
+}
+
 /** Maps anything thrown while handling a request to the error contract. Unknown errors become a bare 500. */
 export function toErrorReply(error: unknown, request: FastifyRequest, bodyLimit: number): ErrorReply {
   if (error instanceof DomainError) {

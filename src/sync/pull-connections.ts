@@ -114,6 +114,21 @@ export class PullConnections {
   }
 
   /**
+   * New settings of a connection already scheduled: its tiers take the new intervals from now, and its
+   * push channels are opened or stopped as `push` says.
+   */
+  async reconfigure(connectionId: string): Promise<void> {
+    const connection = await this.deps.connections.get(connectionId);
+    if (!connection) return;
+    const scheduled = await this.deps.database.db.selectFrom('sync_schedules').select('tier').where('connection_id', '=', connectionId).executeTakeFirst();
+    if (!scheduled) return;
+    const { config } = readConnectionConfig(pullConnectionType(connection.type)!, connection.config);
+    await this.schedule(connection, config);
+    if (config.push) await this.deps.jobs.send(JOBS.renewChannels, { connection_id: connectionId });
+    else await this.stopChannels(connectionId);
+  }
+
+  /**
    * Keeps one push channel open: when none outlives the next check, a new one is opened first, then the
    * older ones are stopped (Google channels cannot be renewed in place).
    */

@@ -10,7 +10,7 @@ import type { ConnectionSecretsRepo } from '../../store/connection-secrets.repo.
 import { connectionConfigSchema } from '../../connectors/pull-connection-type.ts';
 import { PULL_CONNECTION_TYPES, pullConnectionType } from '../../connectors/pull-connection-types.ts';
 import { assertCanAccessOrganization, scopeOrganizationFilter, visibleOr404 } from '../auth.ts';
-import { errorResponses } from '../errors.ts';
+import { errorResponses, invalidBodyPart } from '../errors.ts';
 import { pageParams, pageSchema, paginationQuery, toPage } from '../pagination.ts';
 import { idParams, jsonObjectSchema, nameSchema, organizationIdQuery, timestampSchema } from '../schemas.ts';
 import type { FastifyZodInstance } from '../types.ts';
@@ -65,6 +65,8 @@ export interface PullConnectionSetup {
   checkUrl: (url: string) => Promise<void>;
   /** Queues the check of a connection's credentials (validating → active, or invalid_credentials). */
   validateLater: (connectionId: string) => Promise<void>;
+  /** A pull connection's settings changed: its schedule and push channels follow. */
+  afterConfigChange: (connectionId: string) => Promise<void>;
   /** Tears down what the provider holds for a connection about to be deleted (push channels); never throws. */
   beforeDelete: (connectionId: string) => Promise<void>;
 }
@@ -211,10 +213,19 @@ export function registerConnectionRoutes(app: FastifyZodInstance, deps: Connecti
     },
     handler: async (request) => {
       const { id } = request.params;
-      visibleOr404(request.principal, await connections.get(id), 'connection', id);
-      const patch = { name: request.body.name, config: request.body.config as JsonObject | undefined };
-      const updated = await connections.update(id, patch, { actor: request.principal.keyId, action: 'connection.updated' }, now());
+      const current = visibleOr404(request.principal, await connections.get(id), 'connection', id);
+      let config = request.body.config as JsonObject | undefined;
+      const type = pullConnectionType(current.type);
+      // A pull connection's settings are checked like at creation: its runs read them.
+      if (type && config !== undefined) {
+        const parsed = connectionConfigSchema(type).safeParse(config);
+        if (!parsed.success) throw invalidBodyPart(['body', 'config'], parsed.error);
+        for (const url of [parsed.data.api_base_url, parsed.data.token_url, parsed.data.authorize_url]) if (url !== undefined) await pull.checkUrl(url);
+        config = parsed.data as unknown as JsonObject;
+      }
+      const updated = await connections.update(id, { name: request.body.name, config }, { actor: request.principal.keyId, action: 'connection.updated' }, now());
       if (!updated) throw notFound('connection', id);
+      if (type && config !== undefined) await pull.afterConfigChange(id);
       return updated;
     },
   });

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { pullConnectionType } from '../../connectors/pull-connection-types.ts';
-import { conflictError, invalid } from '../../core/errors.ts';
+import { conflictError } from '../../core/errors.ts';
 import type { JsonObject } from '../../core/model.ts';
 import type { ConnectionRecord, ConnectionsRepo } from '../../store/connections.repo.ts';
 import { PULL_KINDS, type SyncRunner } from '../../sync/sync-runner.ts';
 import { visibleOr404 } from '../auth.ts';
-import { errorResponses } from '../errors.ts';
+import { errorResponses, invalidBodyPart } from '../errors.ts';
 import { idParams } from '../schemas.ts';
 import type { FastifyZodInstance } from '../types.ts';
 import type { PullConnectionSetup } from './connections.routes.ts';
@@ -55,10 +55,7 @@ export function registerPullSyncRoutes(app: FastifyZodInstance, deps: PullSyncRo
       const connection = pullConnection(visibleOr404(request.principal, await connections.get(id), 'connection', id));
       const type = pullConnectionType(connection.type)!;
       const parsed = type.credentialsSchema.safeParse(request.body.credentials);
-      if (!parsed.success) {
-        const issues = parsed.error.issues.map((issue) => ({ path: ['body', 'credentials', ...issue.path.map(String)].join('.'), message: issue.message }));
-        throw invalid('invalid_request', issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '), { issues });
-      }
+      if (!parsed.success) throw invalidBodyPart(['body', 'credentials'], parsed.error);
       const now = deps.clock().toISOString();
       // The state table decides first (409 when the move is not allowed), so refused credentials are never stored.
       const state = type.awaitsConsent(parsed.data) ? 'draft' : 'validating';
