@@ -261,6 +261,11 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     assert.equal((await userByEmail(roster(), organizationId, victims[0]!.primaryEmail)).state, 'active');
     const types = (await eventsOf(roster(), organizationId)).map((e) => e.type);
     assert.ok(types.includes('sync.deprovision_held'));
+    // While it waits for an admin, the nightly full run does not pile up a second held run.
+    const runsBefore = (await runsOf()).length;
+    await roster().database.db.updateTable('sync_schedules').set({ next_run_at: new Date(Date.now() - 1000).toISOString() }).where('connection_id', '=', connectionId).where('tier', '=', 'full').execute();
+    await roster().roster.sync.scheduler.tick();
+    assert.equal((await runsOf()).length, runsBefore, 'no full run is scheduled over a held one');
     // A held run is not under way: the connection can sync again, and the admin confirms.
     expectStatus(await roster().request('POST', `/v1/sync-runs/${held.id}/confirm`), 200);
     assert.equal((await userByEmail(roster(), organizationId, victims[0]!.primaryEmail)).state, 'inactive');

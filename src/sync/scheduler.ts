@@ -79,6 +79,8 @@ export class SyncScheduler {
         .executeTakeFirst();
       if (Number(claimed.numUpdatedRows) !== 1) continue;
       try {
+        // A held run waits for an admin; another full run would only be held for the same removals.
+        if (slot.tier === 'full' && (await this.heldRun(slot.connection_id))) continue;
         if (slot.tier === 'channels') await this.deps.jobs.send(JOBS.renewChannels, { connection_id: slot.connection_id });
         // A run already under way covers this slot; the next one comes at the next interval.
         else await this.deps.runner.request(slot.connection_id, slot.tier as 'full' | 'profile' | 'critical', 'schedule');
@@ -87,6 +89,11 @@ export class SyncScheduler {
       }
     }
     await this.deps.runner.recoverAbandoned(this.options.queuedGraceMs);
+  }
+
+  private async heldRun(connectionId: string): Promise<boolean> {
+    const held = await this.deps.database.db.selectFrom('sync_runs').select('id').where('connection_id', '=', connectionId).where('status', '=', 'held').executeTakeFirst();
+    return held !== undefined;
   }
 }
 
