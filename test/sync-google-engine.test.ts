@@ -272,6 +272,12 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     emulator.control.setNotificationSwitches({});
   });
 
+  test('a pull connection takes no records from the ingest API: its source is what it lists', async () => {
+    const record = { kind: 'user', id: 'x1', attributes: { email: 'fed@outside.test' } };
+    assertError(await roster().request('POST', `/v1/connections/${connectionId}/records`, { records: [record] }), 409, 'not_a_push_connection', 'google-workspace');
+    assertError(await roster().request('POST', `/v1/connections/${connectionId}/snapshots`), 409, 'not_a_push_connection');
+  });
+
   test('bad input is refused with the field named, and provider URLs on private addresses need the allow-list', async () => {
     assertError(
       await roster().request('POST', `/v1/organizations/${organizationId}/connections`, { type: 'google-workspace', name: 'x', credentials: { method: 'service_account', subject: 'nobody' } }),

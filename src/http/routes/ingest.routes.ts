@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { ConnectionsRepo } from '../../store/connections.repo.ts';
+import { pullConnectionType } from '../../connectors/pull-connection-types.ts';
+import { conflictError } from '../../core/errors.ts';
 import { newCounters } from '../../reconcile/context.ts';
 import { recordBatchSchema, toIncoming } from '../../reconcile/incoming.ts';
 import type { Reconciler } from '../../reconcile/reconciler.ts';
@@ -35,8 +37,17 @@ const snapshotParams = z.strictObject({
 /** The generic ingest path every source feeds: record batches and snapshot framing. */
 export function registerIngestRoutes(app: FastifyZodInstance, deps: IngestRoutesDeps): void {
   const { connections, reconciler, snapshots } = deps;
-  const visibleConnection = async (principal: Parameters<typeof visibleOr404>[0], id: string) =>
-    visibleOr404(principal, await connections.get(id), 'connection', id);
+  const visibleConnection = async (principal: Parameters<typeof visibleOr404>[0], id: string) => {
+    const connection = visibleOr404(principal, await connections.get(id), 'connection', id);
+    // What a pull connection holds is what its source lists: records fed from outside would be undone by its next full run.
+    if (pullConnectionType(connection.type)) {
+      throw conflictError('not_a_push_connection', `Connection '${id}' is a ${connection.type} connection: Roster pulls its records; only push connections take records through this API.`, {
+        connection_id: id,
+        type: connection.type,
+      });
+    }
+    return connection;
+  };
 
   app.post('/v1/connections/:id/records', {
     schema: {
