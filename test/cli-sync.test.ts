@@ -79,6 +79,14 @@ describe('roster demo', () => {
       const [, url, key] = /ROSTER_URL=(\S+) ROSTER_API_KEY=(\S+)/.exec(exported)!;
       const users = (await (await fetch(`${url}/v1/users?limit=200`, { headers: { authorization: `Bearer ${key}` } })).json()) as { data: unknown[] };
       assert.equal(users.data.length, 60, 'the synced directory is served');
+      // The printed emulator command changes Google, and Roster follows through its watch channel.
+      const [, suspend] = /curl -X POST (\S+\/suspend)/.exec(context.out.join('\n'))!;
+      assert.equal((await fetch(suspend!, { method: 'POST' })).status, 200);
+      const email = decodeURIComponent(/users\/([^/]+)\/suspend/.exec(suspend!)![1]!);
+      await eventually('the suspension in Roster', async () => {
+        const page = (await (await fetch(`${url}/v1/users?email=${encodeURIComponent(email)}`, { headers: { authorization: `Bearer ${key}` } })).json()) as { data: Array<{ state: string }> };
+        return page.data[0]?.state === 'suspended' ? true : undefined;
+      });
       stop.abort();
       assert.equal(await finished, 0);
       assert.equal(context.out.at(-1), 'demo stopped');

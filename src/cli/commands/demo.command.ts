@@ -68,7 +68,8 @@ export function registerDemoCommand(program: Command, context: CliContext): void
         context.stdout(`  npm run -s roster -- users ls --org ${organization.id}`);
         context.stdout(`  npm run -s roster -- events tail --org ${organization.id}`);
         context.stdout(`  npm run -s roster -- sync ${connection.id}`);
-        context.stdout(`  curl -X POST ${emulator.url}/_emulator/users/<user-id>/suspend   # change Google; Roster follows through its watch channel`);
+        const sample = emulator.org.userById(emulator.org.userIds()[1]!)!.primaryEmail;
+        context.stdout(`  curl -X POST ${emulator.url}/_emulator/users/${sample}/suspend   # change Google: Roster follows through its watch channel`);
         context.stdout('Ctrl-C stops both.');
         await untilStopped(context.signal);
       } finally {
