@@ -10,8 +10,9 @@ import { createTestStorage, ENGINES, newAdminKey, startTestRoster, type TestRost
 /**
  * Two Roster processes on one PostgreSQL, both running background work through pg-boss: however sync
  * requests, due schedules and duplicate jobs arrive, a connection is never synced by both at once.
- * A run's pages are fetched one after another, so two runs of the connection at once would show as two
- * API calls in flight at the emulator.
+ * Shown three ways: racing requests queue one run, a run is claimed once however often its job comes,
+ * runs never overlap in time; and the emulator never sees more calls in flight than one run's client
+ * allows (4: a run reads a page or a few groups ahead).
  */
 describe('two workers on PostgreSQL never run the same connection at once', { skip: !ENGINES.includes('postgres') && 'PostgreSQL not in ROSTER_TEST_ENGINES' }, () => {
   let emulator: GoogleEmulator;
@@ -62,7 +63,7 @@ describe('two workers on PostgreSQL never run the same connection at once', { sk
       await eventually('the connection to be idle', async () => ((await runs()).every((r) => r.status !== 'queued' && r.status !== 'running') ? true : undefined), 60_000);
     }
 
-    assert.equal(emulator.control.stats().maxInFlight, 1, 'never two provider calls of the connection at once');
+    assert.ok(emulator.control.stats().maxInFlight <= 4, `never more calls in flight than one run makes (${emulator.control.stats().maxInFlight})`);
     const all = (await runs()).filter((r) => r.status === 'completed').sort((x, y) => x.started_at.localeCompare(y.started_at));
     assert.ok(all.length >= 5);
     for (let i = 1; i < all.length; i += 1) assert.ok(all[i]!.started_at >= all[i - 1]!.finished_at, `runs ${all[i - 1]!.id} and ${all[i]!.id} overlap`);
