@@ -41,6 +41,7 @@ import { SyncRunsRepo } from './store/sync-runs.repo.ts';
 import { createServer, loggerOptions } from './http/server.ts';
 import { registerPullSyncRoutes } from './http/routes/pull-sync.routes.ts';
 import { registerPushRoutes } from './http/routes/push.routes.ts';
+import { registerGraphPushRoutes } from './http/routes/graph-push.routes.ts';
 import { registerOAuthAuthorizeRoute, registerOAuthCallbackRoute } from './http/routes/oauth.routes.ts';
 import { OAUTH_CALLBACK_PATH, OAuthConsents } from './sync/oauth-consent.ts';
 import { createJobQueue } from './jobs/create-job-queue.ts';
@@ -190,7 +191,9 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       beforeDelete: (connectionId: string) =>
         pull!.stopChannels(connectionId).catch((error: unknown) => logger.warn({ connection_id: connectionId, err: error }, 'could not stop the push channels of a deleted connection')),
     };
-    registerPushRoutes(server, { channels: new PushChannelsRepo(database.db), jobs, logger });
+    const pushChannels = new PushChannelsRepo(database.db);
+    registerPushRoutes(server, { channels: pushChannels, jobs, logger });
+    registerGraphPushRoutes(server, { channels: pushChannels, jobs, runner, runtimes, logger });
     // "Connect Google": an admin's consent completes an OAuth client's credentials; the callback is public.
     const consents = new OAuthConsents({
       database,

@@ -1,0 +1,117 @@
+import { isGraphSubscriptions, graphNotificationBody, readGraphNotification, type GraphNotification } from '../../connectors/microsoft-graph/graph-subscriptions.ts';
+import { ACCEPTS_RECORDS } from '../../core/connection-states.ts';
+import { isId } from '../../core/ids.ts';
+import type { JobQueue } from '../../jobs/job-queue.ts';
+import type { PushChannelsRepo } from '../../store/push-channels.repo.ts';
+import type { ConnectionRuntimes } from '../../sync/connection-runtimes.ts';
+import { JOBS } from '../../sync/pull-connections.ts';
+import { describeSyncError } from '../../sync/sync-errors.ts';
+import type { SyncRunner } from '../../sync/sync-runner.ts';
+import type { FastifyZodInstance } from '../types.ts';
+
+export interface GraphPushRoutesDeps {
+  channels: PushChannelsRepo;
+  jobs: JobQueue;
+  runner: SyncRunner;
+  runtimes: ConnectionRuntimes;
+  logger: { warn(obj: object, msg: string): void };
+}
+
+/** A notification POST holds at most a few hundred small entries. */
+const NOTIFICATION_BODY_LIMIT = 256 * 1024;
+/** Graph's validation tokens are a sentence and a request id; anything much longer is not one. */
+const MAX_VALIDATION_TOKEN = 1024;
+
+/**
+ * Where Microsoft Graph delivers change and lifecycle notifications: `/push/{connection_id}/microsoft-graph`
+ * (both URLs of every subscription). Public: Graph has no API key. A `validationToken` query is the
+ * handshake Graph makes before it creates a subscription, answered with the token as text/plain; every
+ * notification entry is authenticated by its subscription (the channel) and clientState (the channel's
+ * token), compared in constant time. The answer is 202 once the work is queued (Graph wants it within 3 s):
+ * a user is fetched and reconciled, a group change or a missed notification starts a delta round, a
+ * removed subscription makes the channels renew, a reauthorization is made in the background.
+ */
+export function registerGraphPushRoutes(server: FastifyZodInstance, deps: GraphPushRoutesDeps): void {
+  server.register(async (app) => {
+    // The handshake is text/plain with an empty body; a notification is JSON. Neither may fail parsing.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+      try {
+        done(null, body === '' ? undefined : JSON.parse(body as string));
+      } catch {
+        done(null, undefined);
+      }
+    });
+    app.post('/push/:connectionId/microsoft-graph', {
+      schema: { hide: true },
+      bodyLimit: NOTIFICATION_BODY_LIMIT,
+      handler: async (request, reply) => {
+        const { connectionId } = request.params as { connectionId: string };
+        if (!isId('connection', connectionId)) return reply.code(404).send({ error: { code: 'not_found', message: 'Unknown connection.', details: {} } });
+        const { validationToken } = request.query as { validationToken?: unknown };
+        if (typeof validationToken === 'string') {
+          if (validationToken.length > MAX_VALIDATION_TOKEN) return reply.code(400).send({ error: { code: 'not_a_notification', message: 'Validation token too long.', details: {} } });
+          // Graph wants the decoded token back verbatim, as plain text (nosniff: it is never rendered as HTML).
+          return reply.code(200).header('content-type', 'text/plain; charset=utf-8').header('x-content-type-options', 'nosniff').send(validationToken);
+        }
+        const body = graphNotificationBody.safeParse(request.body);
+        if (!body.success) return reply.code(400).send({ error: { code: 'not_a_notification', message: 'Not a Microsoft Graph notification.', details: {} } });
+        let accepted = 0;
+        let refused = 0;
+        for (const entry of body.data.value) {
+          const notification = readGraphNotification(entry);
+          if (!notification) continue;
+          const channel = await deps.channels.authenticate(connectionId, notification.subscriptionId, notification.clientState);
+          if (!channel.ok) {
+            refused += 1;
+            deps.logger.warn({ connection_id: connectionId, channel_id: notification.subscriptionId }, 'refused a Graph notification with an unknown subscription or a wrong clientState');
+            continue;
+          }
+          accepted += 1;
+          // A stopped subscription or a connection not syncing: acknowledged (Graph would retry for hours) and ignored.
+          if (channel.stopped || !(ACCEPTS_RECORDS as readonly string[]).includes(channel.connectionState)) continue;
+          await act(deps, connectionId, notification).catch((error: unknown) =>
+            deps.logger.warn({ connection_id: connectionId, error: describeSyncError(error) }, 'could not act on a Graph notification'),
+          );
+        }
+        if (refused > 0 && accepted === 0) return reply.code(401).send({ error: { code: 'unauthorized', message: 'Unknown subscription or wrong clientState.', details: {} } });
+        return reply.code(202).send();
+      },
+    });
+  });
+}
+
+async function act(deps: GraphPushRoutesDeps, connectionId: string, notification: GraphNotification): Promise<void> {
+  if ('kind' in notification) {
+    // A user is read by its id; a group notification does not say which members changed, a delta round does.
+    if (notification.kind === 'user') await deps.jobs.send(JOBS.fetchObject, { connection_id: connectionId, kind: 'user', external_id: notification.id });
+    else await deps.runner.request(connectionId, 'delta', 'push');
+    return;
+  }
+  switch (notification.lifecycleEvent) {
+    case 'missed':
+      await deps.runner.request(connectionId, 'delta', 'push');
+      return;
+    case 'subscriptionRemoved':
+      await deps.jobs.send(JOBS.renewChannels, { connection_id: connectionId });
+      // What changed while it was gone comes with a delta round.
+      await deps.runner.request(connectionId, 'delta', 'push');
+      return;
+    case 'reauthorizationRequired':
+      // Not awaited: the answer must not wait on a call to Graph.
+      void reauthorize(deps, connectionId, notification.subscriptionId);
+      return;
+    default:
+      return;
+  }
+}
+
+async function reauthorize(deps: GraphPushRoutesDeps, connectionId: string, subscriptionId: string): Promise<void> {
+  try {
+    const push = (await deps.runtimes.get(connectionId)).connector.push;
+    if (isGraphSubscriptions(push)) await push.reauthorize(subscriptionId);
+  } catch (error) {
+    deps.logger.warn({ connection_id: connectionId, channel_id: subscriptionId, error: describeSyncError(error) }, 'could not reauthorize a Graph subscription; renewing the channels instead');
+    await deps.jobs.send(JOBS.renewChannels, { connection_id: connectionId }).catch(() => undefined);
+  }
+}
