@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { startGoogleEmulator } from '../../emulators/google/index.ts';
 import { startJumpCloudEmulator } from '../../emulators/jumpcloud/index.ts';
+import { registerGraphEmulateCommand } from './emulate-graph.command.ts';
 import { untilStopped, type CliContext } from '../context.ts';
 import { wholeNumber } from '../options.ts';
 
 export function registerEmulateCommands(program: Command, context: CliContext): void {
   const emulate = program.command('emulate').description('Run a local emulator of an identity provider, for connector development and tests');
+  registerGraphEmulateCommand(emulate, context);
   emulate
     .command('google')
     .description('Emulate the Google Workspace Admin SDK Directory API (users, groups, members, watch channels, OAuth)')

@@ -82,9 +82,9 @@ export function generateTenant(options: GenerateTenantOptions): GraphTenant {
   }
   if (groupIds.length === 0 || userIds.length === 0) return tenant;
 
-  for (let i = 0; i < userIds.length; i += 1) {
-    if (departments[i]! < groupIds.length) tenant.addMember(groupIds[departments[i]!]!, userIds[i]!, true);
-  }
+  // Everyone is in their department's group; with fewer groups than departments, departments share them.
+  const departmentGroups = Math.min(groupIds.length, DEPARTMENTS.length);
+  for (let i = 0; i < userIds.length; i += 1) tenant.addMember(groupIds[departments[i]! % departmentGroups]!, userIds[i]!, true);
   for (let g = DEPARTMENTS.length; g < groupIds.length; g += 1) {
     const size = 3 + Math.floor(random() * 20);
     for (let k = 0; k < size; k += 1) {
