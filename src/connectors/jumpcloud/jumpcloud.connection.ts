@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import type { JsonObject } from '../../core/model.ts';
+import { jumpCloudApiKey } from '../../sync/credentials/static-header.strategy.ts';
+import { fetchJsonVia } from '../../sync/http/fetch-json.ts';
+import { throttleProfiles } from '../../sync/http/throttle-classifiers.ts';
+import type { Connector, RecordPage } from '../connector.ts';
+import { anchoredOffsetPages } from '../definition/anchored-offset-pager.ts';
+import { definitionConnector } from '../definition/definition-connector.ts';
+import { isRecord } from '../definition/json-path.ts';
+import { loadProviderDefinition, type ProviderDefinition } from '../definition/load-provider-definition.ts';
+import { mapGroup, mapMember, mapUser } from '../definition/mapping-engine.ts';
+import type { FetchJson, Page } from '../definition/pager.ts';
+import type { ProviderEndpoints, PullConnectionType } from '../pull-connection-type.ts';
+import { readAhead } from '../read-ahead.ts';
+import { jumpCloudDefinition } from './jumpcloud.definition.ts';
+
+const definition = loadProviderDefinition(jumpCloudDefinition);
+
+/**
+ * An admin's API key (the console's "API Settings"), and for an admin of a multi-tenant portal the id of
+ * the organization to read (sent as `x-org-id`; JumpCloud refuses such a key's calls without it).
+ */
+const credentialsSchema = z.strictObject({
+  method: z.literal('api_key'),
+  api_key: z.string().min(1).max(512).regex(/^\S+$/, 'must not contain whitespace'),
+  org_id: z
+    .string()
+    .regex(/^[0-9a-f]{24}$/, 'must be a JumpCloud organization id (24 hex characters)')
+    .optional()
+    .describe('Only for an API key of a multi-tenant admin: the organization to read.'),
+});
+
+/**
+ * `x-org-id` travels with the credentials, but the engine opens credentials only for the credential
+ * strategy (which yields ONE auth header) and builds the connector without them. Both are built for the
+ * same connection runtime from the same `endpoints` object, so the strategy leaves the org id here, keyed
+ * by that object, and the connector's client adds the header. A WeakMap: a runtime that is dropped takes
+ * its entry with it. (If the connector context carried the credentials' non-secret parts, this would go.)
+ */
+const orgIdOfRuntime = new WeakMap<ProviderEndpoints, string>();
+
+/** Every call of the connector names the organization when the credentials do. */
+function withOrgId(fetchJson: FetchJson, orgId: string | undefined): FetchJson {
+  if (orgId === undefined) return fetchJson;
+  return (url, init) => fetchJson(url, { ...init, headers: { ...init.headers, 'x-org-id': orgId } });
+}
+
+const idAt = (item: unknown, key: string): string | undefined => (isRecord(item) && typeof item[key] === 'string' ? item[key] : undefined);
+
+/** The stable ids the pages are anchored and deduplicated on. */
+const ID_OF = {
+  users: (item: unknown) => idAt(item, '_id'),
+  groups: (item: unknown) => idAt(item, 'id'),
+  members: (item: unknown) => (isRecord(item) ? idAt(item.to, 'id') : undefined),
+};
+
+async function mapEach<T>(items: unknown[], map: (item: unknown) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (const item of items) out.push(await map(item));
+  return out;
+}
+
+/**
+ * The definition's connector with its listings paged by anchored offsets: JumpCloud has no cursors, and a
+ * scan during which users come and go must neither skip nor invent anyone (see anchored-offset-pager.ts).
+ */
+export function jumpCloudConnector(options: { definition: ProviderDefinition; settings: Readonly<Record<string, string>>; fetchJson: FetchJson; maxScans?: number }): Connector {
+  const { definition: connectionDefinition, settings, fetchJson } = options;
+  const base = definitionConnector({ definition: connectionDefinition, config: settings, fetchJson });
+
+  async function* walk(resource: 'users' | 'groups' | 'members', map: (items: unknown[]) => Promise<RecordPage['records']>, page: { checkpoint?: Page['checkpoint'] | undefined; signal?: AbortSignal | undefined }, groupId?: string) {
+    const context = { config: settings, groupId, checkpoint: page.checkpoint, signal: page.signal };
+    const listing = anchoredOffsetPages(connectionDefinition, resource, context, fetchJson, {
+      idOf: ID_OF[resource],
+      // v1 states the listing's size; v2 answers bare arrays.
+      totalPath: resource === 'users' ? 'totalCount' : undefined,
+      maxScans: options.maxScans,
+    });
+    // The next page is fetched while this one is mapped and applied.
+    for await (const { items, checkpoint } of readAhead(listing)) yield { records: await map(items), checkpoint } satisfies RecordPage;
+  }
+
+  return {
+    fetchObject: base.fetchObject,
+    pages: (resource, page = {}) =>
+      walk(resource, (items) => mapEach(items, (item) => (resource === 'users' ? mapUser(connectionDefinition, item) : mapGroup(connectionDefinition, item))), page),
+    memberPages: (groupId, page = {}) =>
+      walk(
+        'members',
+        async (items) => {
+          const members = await mapEach(items, (item) => mapMember(connectionDefinition, groupId, item));
+          return members.flatMap((member) => (member.kind === 'membership' ? [member.record] : []));
+        },
+        page,
+        groupId,
+      ),
+  };
+}
+
+export const jumpCloudType: PullConnectionType = {
+  type: 'jumpcloud',
+  displayName: 'JumpCloud',
+  description:
+    'Roster pulls system users (v1) and user groups with their members (v2) from JumpCloud with an admin API key ' +
+    '(and, for a multi-tenant admin, the organization id). JumpCloud has no delta API: the critical and profile tiers list again. ' +
+    'EU organizations set api_base_url to https://console.eu.jumpcloud.com/api.',
+  defaultCategory: 'idp',
+  settingsSchema: z.strictObject({}),
+  supportsDelta: false,
+  definition,
+  throttle: throttleProfiles.generic,
+  credentialsSchema: credentialsSchema as unknown as z.ZodType<JsonObject>,
+  awaitsConsent: () => false,
+  credentialStrategy: (credentials, { endpoints }) => {
+    if (typeof credentials.org_id === 'string') orgIdOfRuntime.set(endpoints, credentials.org_id);
+    return jumpCloudApiKey(String(credentials.api_key));
+  },
+  connector: ({ http, definition: connectionDefinition, endpoints, settings }) =>
+    jumpCloudConnector({ definition: connectionDefinition, settings, fetchJson: withOrgId(fetchJsonVia(http), orgIdOfRuntime.get(endpoints)) }),
+};
