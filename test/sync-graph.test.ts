@@ -191,6 +191,22 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
     await eventually('the reauthorize call', async () => (emulator.control.awaitsReauthorization(users.id) ? undefined : true));
   });
 
+  test('subscriptions near their expiry are replaced: new ones are created first, then the old ones deleted', async () => {
+    const old = emulator.control.subscriptions().map((s) => s.id);
+    const db = roster().database.db;
+    await db.updateTable('push_channels').set({ expires_at: new Date(Date.now() + 60_000).toISOString() }).where('connection_id', '=', connectionId).execute();
+    await db.updateTable('sync_schedules').set({ next_run_at: new Date(Date.now() - 1000).toISOString() }).where('connection_id', '=', connectionId).where('tier', '=', 'channels').execute();
+    await eventually('two new subscriptions, the old ones gone', async () => {
+      const now = emulator.control.subscriptions().map((s) => s.id);
+      return now.length === 2 && now.every((id) => !old.includes(id)) ? true : undefined;
+    });
+    const rows = await db.selectFrom('push_channels').select(['id', 'stopped_at']).where('connection_id', '=', connectionId).execute();
+    for (const id of old) assert.ok(rows.find((r) => r.id === id)?.stopped_at, 'the old channel is marked stopped');
+    const target = mailUsers()[22]!;
+    emulator.control.updateUser(target.id, { department: 'Renewed' });
+    await eventually('a change through the new subscription', async () => ((await graphUser(target.mail!))?.department === 'Renewed' ? true : undefined), 10_000);
+  });
+
   test('notifications with a wrong clientState or an unknown subscription are refused; the handshake echoes the token', async () => {
     const users = emulator.control.subscriptions().find((s) => s.resource === '/users')!;
     const url = `${roster().baseUrl}/push/${connectionId}/microsoft-graph`;
