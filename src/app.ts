@@ -42,6 +42,7 @@ import { createServer, loggerOptions } from './http/server.ts';
 import { registerPullSyncRoutes } from './http/routes/pull-sync.routes.ts';
 import { registerPushRoutes } from './http/routes/push.routes.ts';
 import { registerGraphPushRoutes } from './http/routes/graph-push.routes.ts';
+import { registerOktaPushRoutes } from './http/routes/okta-push.routes.ts';
 import { registerOAuthAuthorizeRoute, registerOAuthCallbackRoute } from './http/routes/oauth.routes.ts';
 import { OAUTH_CALLBACK_PATH, OAuthConsents } from './sync/oauth-consent.ts';
 import { createJobQueue } from './jobs/create-job-queue.ts';
@@ -194,6 +195,7 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
     const pushChannels = new PushChannelsRepo(database.db);
     registerPushRoutes(server, { channels: pushChannels, jobs, logger });
     registerGraphPushRoutes(server, { channels: pushChannels, jobs, runner, runtimes, logger });
+    registerOktaPushRoutes(server, { channels: pushChannels, jobs, requestDelta: (connectionId) => runner.request(connectionId, 'delta', 'push'), logger });
     // "Connect Google": an admin's consent completes an OAuth client's credentials; the callback is public.
     const consents = new OAuthConsents({
       database,
@@ -285,7 +287,7 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
       working = true;
       await jobs.work(SYNC_RUN_JOB, (job) => runner.execute(String(job.run_id)), { concurrency: config.sync.concurrency });
       await jobs.work(JOBS.validate, (job) => pull!.validate(String(job.connection_id)), { concurrency: 2 });
-      await jobs.work(JOBS.renewChannels, (job) => pull!.renewChannels(String(job.connection_id)), { concurrency: 2 });
+      await jobs.work(JOBS.renewChannels, (job) => pull!.renewChannels(String(job.connection_id), { force: job.force === true }), { concurrency: 2 });
       await jobs.work(JOBS.fetchObject, (job) => pull!.fetchObject(String(job.connection_id), job.kind === 'group' ? 'group' : 'user', String(job.external_id)), {
         concurrency: 4,
       });
