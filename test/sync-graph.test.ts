@@ -207,6 +207,21 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
     await eventually('a change through the new subscription', async () => ((await graphUser(target.mail!))?.department === 'Renewed' ? true : undefined), 10_000);
   });
 
+  test('a subscription Graph removed is opened again, with its sibling, and a delta round catches up', async () => {
+    const before = emulator.control.subscriptions().map((s) => s.id);
+    const users = emulator.control.subscriptions().find((s) => s.resource === '/users')!;
+    emulator.control.lifecycle(users.id, 'subscriptionRemoved');
+    await emulator.control.notificationsIdle();
+    const now = await eventually('two new subscriptions', async () => {
+      const ids = emulator.control.subscriptions().map((s) => s.id);
+      return ids.length === 2 && ids.every((id) => !before.includes(id)) ? ids : undefined;
+    });
+    assert.deepEqual(emulator.control.subscriptions().map((s) => s.resource).sort(), ['/groups', '/users']);
+    const rows = await roster().database.db.selectFrom('push_channels').select(['id', 'stopped_at']).where('connection_id', '=', connectionId).execute();
+    for (const id of now) assert.equal(rows.find((r) => r.id === id)?.stopped_at, null);
+    for (const id of before) assert.ok(rows.find((r) => r.id === id)?.stopped_at, 'the removed one and its sibling are marked stopped');
+  });
+
   test('notifications with a wrong clientState or an unknown subscription are refused; the handshake echoes the token', async () => {
     const users = emulator.control.subscriptions().find((s) => s.resource === '/users')!;
     const url = `${roster().baseUrl}/push/${connectionId}/microsoft-graph`;

@@ -130,9 +130,10 @@ export class PullConnections {
 
   /**
    * Keeps one push channel open: when none outlives the next check, a new one is opened first, then the
-   * older ones are stopped (Google channels cannot be renewed in place).
+   * older ones are stopped (Google channels cannot be renewed in place). `force` replaces them even when
+   * they look alive: the provider said it removed one (Graph `subscriptionRemoved`).
    */
-  async renewChannels(connectionId: string): Promise<void> {
+  async renewChannels(connectionId: string, options: { force?: boolean } = {}): Promise<void> {
     const { database, runtimes, clock } = this.deps;
     const connection = await this.deps.connections.get(connectionId);
     if (!connection || connection.state !== 'active') return;
@@ -150,7 +151,7 @@ export class PullConnections {
       .execute();
     const checkEveryMs = Math.max(30, Math.floor(ttl / 4)) * 1000;
     const newest = live[0];
-    if (newest && Date.parse(newest.expires_at) > now + 2 * checkEveryMs) return;
+    if (!options.force && newest && Date.parse(newest.expires_at) > now + 2 * checkEveryMs) return;
 
     const token = randomBytes(32).toString('base64url');
     const id = newId('pushChannel');

@@ -93,7 +93,8 @@ async function act(deps: GraphPushRoutesDeps, connectionId: string, notification
       await deps.runner.request(connectionId, 'delta', 'push');
       return;
     case 'subscriptionRemoved':
-      await deps.jobs.send(JOBS.renewChannels, { connection_id: connectionId });
+      // Its sibling may look alive: the set is replaced whole.
+      await deps.jobs.send(JOBS.renewChannels, { connection_id: connectionId, force: true });
       // What changed while it was gone comes with a delta round.
       await deps.runner.request(connectionId, 'delta', 'push');
       return;
