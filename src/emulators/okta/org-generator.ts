@@ -101,8 +101,8 @@ export function generateOrg(options: GenerateOrgOptions): OktaOrg {
   const groupIds: string[] = [];
   for (let g = 0; g < options.groups; g += 1) {
     const isDepartment = g < DEPARTMENTS.length;
-    // Every fifth non-department group is imported from a directory (APP_GROUP), the rest Okta's own.
-    const type = !isDepartment && g % 5 === 0 ? 'APP_GROUP' : 'OKTA_GROUP';
+    // Every third group past the departments is imported from a directory (APP_GROUP), the rest Okta's own.
+    const type = !isDepartment && (g - DEPARTMENTS.length) % 3 === 1 ? 'APP_GROUP' : 'OKTA_GROUP';
     const name = isDepartment ? `${DEPARTMENTS[g]} team` : type === 'APP_GROUP' ? `AD Project ${g}` : `Project ${g}`;
     const group = org.createGroup(
       { name, description: `${name} (generated)`, type, ...(type === 'APP_GROUP' ? { profile: { samAccountName: `proj${g}`, windowsDomainQualifiedName: `CORP\\proj${g}` } } : {}) },
