@@ -100,7 +100,8 @@ forEachEngine('delta rounds through the sync engine', (engine) => {
       ['u3', { email: 'cy@delta.test' }],
     ]);
     source.groups = new Map([['g1', ['u1', 'u2', 'u3']]]);
-    organizationId = (await createOrganization(roster(), 'Delta')).id;
+    // A guard small enough for a small directory: more than 30% and more than one person.
+    organizationId = (await createOrganization(roster(), 'Delta', { deprovision_guard: { max_fraction: 0.3, min_count: 1 } })).id;
     // Created as the API would, but for a type only this test registers, so straight through the repositories.
     const created = await new ConnectionsRepo(roster().database).create(
       { organizationId, type: scriptedType.type, category: 'directory', name: 'Scripted', config: { push: false, api_base_url: 'http://127.0.0.1:9/unused', token_url: 'http://127.0.0.1:9/unused' }, state: 'active' },
@@ -170,5 +171,31 @@ forEachEngine('delta rounds through the sync engine', (engine) => {
     assert.equal((await userByEmail(roster(), organizationId, 'ben@delta.test')).department, 'Seen by the full run');
     source.next = { pages: [] };
     await eventually('a normal round again', async () => ((await sync(roster(), 'delta')).kind === 'delta' ? true : undefined));
+  });
+
+  test('a round reporting too many people gone is held for an admin; its other changes and its cursor stand', async () => {
+    for (const id of ['u5', 'u6', 'u7', 'u8']) source.users.set(id, { email: `${id}@delta.test` });
+    source.next = { pages: [{ records: ['u5', 'u6', 'u7', 'u8'].map(user) }] };
+    assert.equal((await sync(roster(), 'delta')).status, 'completed');
+
+    source.users.get('u1')!.department = 'Kept while held';
+    source.next = { pages: [{ records: [user('u1'), ...['u5', 'u6', 'u7'].map((id): IncomingRecord => ({ kind: 'user', external_id: id, deleted: true }))] }] };
+    const held = await sync(roster(), 'delta');
+    assert.equal(held.status, 'held', JSON.stringify(held));
+    assert.equal(held.held.would_deactivate, 3);
+    for (const id of ['u5', 'u6', 'u7']) assert.equal((await userByEmail(roster(), organizationId, `${id}@delta.test`)).state, 'active', 'nobody removed while held');
+    assert.equal((await userByEmail(roster(), organizationId, 'ana@delta.test')).department, 'Kept while held');
+    assert.equal(await storedCursor(), `c${cursorSerial}`, 'the cursor moved on: the next round does not hold the same removals again');
+    const types = (await eventsOf(roster(), organizationId)).map((e) => e.type);
+    assert.ok(types.includes('sync.deprovision_held'));
+
+    assert.equal((await sync(roster(), 'delta')).status, 'completed', 'the next round goes on');
+    expectStatus(await roster().request('POST', `/v1/sync-runs/${held.id}/confirm`), 200);
+    for (const id of ['u5', 'u6', 'u7']) {
+      const person = await userByEmail(roster(), organizationId, `${id}@delta.test`);
+      assert.equal(person.state, 'inactive');
+      assert.equal(person.state_reason, 'deprovision_confirmed');
+    }
+    assert.equal((await userByEmail(roster(), organizationId, 'u8@delta.test')).state, 'active');
   });
 });

@@ -10,8 +10,8 @@ import type { IncomingRecord } from './incoming.ts';
 import type { Reconciler } from './reconciler.ts';
 import { addPageCounters, findRun, insertRun, SNAPSHOT_KINDS, syncRunView, transitionRun, type SyncRunRow, type SyncRunView } from './sync-runs.ts';
 
-/** Thrown inside the commit transaction to roll it back when the deprovision guard trips. */
-class DeprovisionHold extends Error {
+/** Thrown inside a transaction that would deactivate too many people, to roll it back and hold the run. */
+export class DeprovisionHold extends Error {
   constructor(readonly summary: JsonObject) {
     super('deprovision guard tripped');
   }
@@ -119,7 +119,7 @@ export class SnapshotService {
   async confirm(runId: string, actor: string): Promise<SyncRunView> {
     const run = await findRun(this.database.db, runId);
     if (run.status !== 'held') throw snapshotNotHeld(run);
-    await this.reconciler.apply(run.connection_id, (tx) => unseenRecords(tx, run), {
+    await this.reconciler.apply(run.connection_id, async (tx) => (run.kind === 'delta' ? heldRemovals(run) : unseenRecords(tx, run)), {
       sync_run_id: run.id,
       tombstone_reason: 'deprovision_confirmed',
       finalize: async (tx, totals) => {
@@ -205,6 +205,12 @@ async function unseenRecords(tx: Tx, run: SyncRunRow): Promise<IncomingRecord[]>
         ? { kind: 'membership', external_id: r.external_id, deleted: true, group_external_id: r.group_external_id!, user_external_id: r.user_external_id!, raw: null }
         : { kind: r.kind as 'user' | 'group', external_id: r.external_id, deleted: true },
     );
+}
+
+/** What a held delta round would have removed: the people its source reported gone, kept in its summary. */
+function heldRemovals(run: SyncRunRow): IncomingRecord[] {
+  const held = run.held ? (JSON.parse(run.held) as { removals?: string[] }) : {};
+  return (held.removals ?? []).map((id): IncomingRecord => ({ kind: 'user', external_id: id, deleted: true }));
 }
 
 async function activeConnection(tx: Tx, connectionId: string) {

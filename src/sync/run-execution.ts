@@ -5,6 +5,9 @@ import { readInTurn } from '../connectors/read-ahead.ts';
 import { addCounters, type Counters } from '../reconcile/context.ts';
 import type { IncomingRecord } from '../reconcile/incoming.ts';
 import { findRun, newRunCounters, type RunProgress, type SyncRunRow } from '../reconcile/sync-runs.ts';
+import { DeprovisionHold } from '../reconcile/snapshots.ts';
+import { tripsDeprovisionGuard } from '../core/policy.ts';
+import type { JsonObject } from '../core/model.ts';
 import type { Tx } from '../store/database.ts';
 import { isNotFound } from './sync-errors.ts';
 import type { PullKind, SyncRunnerDeps, SyncRunnerOptions } from './sync-runner.ts';
@@ -32,7 +35,7 @@ export type RunPosition =
   | { phase: 'users' | 'groups'; page: PageCheckpoint | null }
   | { phase: 'members'; group: string; page: PageCheckpoint }
   | { phase: 'members'; after: string | null }
-  | { phase: 'changes'; cursor: string; complete_groups: string[] }
+  | { phase: 'changes'; cursor: string; complete_groups: string[]; removals: string[] }
   | { phase: 'done' };
 
 /**
@@ -95,6 +98,7 @@ export class RunExecution {
     const delta = this.connector.delta;
     if (kind === 'delta') {
       const outcome = await this.deltaRound(delta);
+      if (outcome === 'held') return;
       if (outcome !== 'done') return this.fallBackToFull(outcome);
     } else {
       // What changes while a full run lists comes again in the next delta round, from the cursor taken now.
@@ -123,18 +127,26 @@ export class RunExecution {
    * with each batch and stored for the next round with the last. Groups the round stated in full lose the
    * memberships it did not state. Answers why a full run must take over instead, if it must.
    */
-  private async deltaRound(delta: DeltaSource | undefined): Promise<'done' | 'no_cursor' | 'no_delta_protocol' | `cursor_expired: ${string}`> {
+  private async deltaRound(delta: DeltaSource | undefined): Promise<'done' | 'held' | 'no_cursor' | 'no_delta_protocol' | `cursor_expired: ${string}`> {
     if (!delta) return 'no_delta_protocol';
     const position = this.position.phase === 'changes' ? this.position : undefined;
     const cursor = position?.cursor ?? (await this.storedCursor());
     if (cursor === undefined) return 'no_cursor';
     const complete = new Set(position?.complete_groups ?? []);
+    // People the source reports gone wait for the end of the round, where the deprovision guard weighs them all.
+    const removals = new Set(position?.removals ?? []);
     this.progress.phase = 'changes';
     try {
       for await (const page of delta.changes(cursor, { signal: this.readSignal })) {
         for (const group of page.completeGroups ?? []) complete.add(group);
+        const records = page.records.filter((record) => {
+          if (record.kind !== 'user') return true;
+          if (record.deleted) removals.add(record.external_id);
+          else removals.delete(record.external_id);
+          return !record.deleted;
+        });
         this.nextCursor = page.cursor;
-        await this.take('changes', { records: page.records, checkpoint: null }, { phase: 'changes', cursor: page.cursor, complete_groups: [...complete] });
+        await this.take('changes', { records, checkpoint: null }, { phase: 'changes', cursor: page.cursor, complete_groups: [...complete], removals: [...removals] });
       }
     } catch (error) {
       if (error instanceof CursorExpiredError) return `cursor_expired: ${error.providerReason}`;
@@ -142,7 +154,51 @@ export class RunExecution {
     }
     await this.flush();
     if (complete.size > 0) await this.removeUnstatedMemberships([...complete]);
+    if (removals.size > 0) {
+      const held = await this.applyRemovals([...removals]);
+      if (held) return this.hold(held);
+    }
     return 'done';
+  }
+
+  /** Deactivates the people the round reported gone, unless that trips the deprovision guard: then nobody, and the summary. */
+  private async applyRemovals(ids: string[]): Promise<JsonObject | undefined> {
+    const tombstones = ids.map((id): IncomingRecord => ({ kind: 'user', external_id: id, deleted: true }));
+    try {
+      await this.deps.reconciler.apply(this.run.connection_id, tombstones, {
+        sync_run_id: this.run.id,
+        tombstone_reason: 'removed_from_source',
+        countActiveUsers: true,
+        finalize: async (_tx, totals, scope) => {
+          if (tripsDeprovisionGuard(scope.policy, totals.users_deactivated, scope.active_users_before!)) {
+            throw new DeprovisionHold({
+              would_deactivate: totals.users_deactivated,
+              active_users: scope.active_users_before,
+              threshold: scope.policy.deprovision_guard as unknown as JsonObject,
+              removals: ids,
+            });
+          }
+        },
+      });
+      return undefined;
+    } catch (error) {
+      if (error instanceof DeprovisionHold) return error.summary;
+      throw error;
+    }
+  }
+
+  /**
+   * Holds the round for an admin with what it would have removed; everything else it read stays applied, and
+   * its cursor is kept, so the next round does not report the same removals into a second held run.
+   */
+  private async hold(summary: JsonObject): Promise<'held'> {
+    const { database, snapshots, clock } = this.deps;
+    if (this.nextCursor !== undefined) {
+      const cursor = this.nextCursor;
+      await database.db.transaction().execute((tx) => storeCursor(tx, this.run, cursor, clock().toISOString()));
+    }
+    await snapshots.settle(await findRun(database.db, this.run.id), 'held', { held: summary }, null);
+    return 'held';
   }
 
   /** Memberships of groups a delta round listed in full that it did not state are gone. */
