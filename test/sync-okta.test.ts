@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import okta from '@okta/okta-sdk-nodejs';
-import { startOktaEmulator, type OktaEmulator, type OktaUser } from '../src/emulators/okta/index.ts';
+import { READ_SCOPES, startOktaEmulator, type OktaEmulator, type OktaUser } from '../src/emulators/okta/index.ts';
 import { createOrganization, eventsOf, expectStatus } from './support/api.ts';
 import { eventually, fastSyncConfig, getConnection, runEnded, userByEmail, usersOf } from './support/google-sync.ts';
 import { apiTokenCredentials, createOktaConnection, oktaConfig, oktaMembershipCount, oktaUsers, serviceAppCredentials, syncedOktaGroups } from './support/okta-sync.ts';
@@ -262,11 +262,11 @@ forEachEngine('Okta connection through the sync engine', (engine) => {
     emulator.control.reset();
   });
 
-  test('a service app (private_key_jwt) connects too; STAGED users follow staged_state; a deactivated app makes the connection invalid_credentials', async () => {
+  test('a service app (private_key_jwt) connects too, with its own event hook, deleted with the connection; STAGED users follow staged_state', async () => {
     const other = (await createOrganization(roster(), 'Okta service app customer')).id;
     const created = await createOktaConnection(roster(), other, {
-      config: oktaConfig(emulator, { schedule: quiet, push: false, staged_state: 'active' }),
-      credentials: serviceAppCredentials(emulator),
+      config: oktaConfig(emulator, { schedule: quiet, staged_state: 'active' }),
+      credentials: serviceAppCredentials(emulator, [...READ_SCOPES, 'okta.eventHooks.manage']),
     });
     assert.equal(JSON.stringify(created).includes('PRIVATE KEY'), false);
     await eventually('the service-app connection to be active', async () => ((await getConnection(roster(), created.id)).state === 'active' ? true : undefined));
@@ -275,7 +275,25 @@ forEachEngine('Okta connection through the sync engine', (engine) => {
     const staged = oktaUsers(emulator).find((user) => user.status === 'STAGED')!;
     assert.equal((await userByEmail(roster(), other, staged.profile.email)).state, 'active', 'staged_state: active');
 
-    emulator.control.deactivateServiceApp(emulator.serviceApp.clientId);
+    const channel = await eventually('its event hook', async () => roster().database.db.selectFrom('push_channels').selectAll().where('connection_id', '=', created.id).executeTakeFirst());
+    assert.equal(emulator.control.eventHooks().find((hook) => hook.id === channel.resource_id)?.verificationStatus, 'VERIFIED');
+    expectStatus(await roster().request('DELETE', `/v1/connections/${created.id}`), 204);
+    assert.equal(emulator.control.eventHooks().some((hook) => hook.id === channel.resource_id), false, 'deactivated and deleted in Okta');
+    assert.equal(emulator.control.eventHooks().length, 1, "the other connection's hook stays");
+  });
+
+  test('a deactivated service app makes the connection invalid_credentials', async () => {
+    const app = await emulator.control.createServiceApp([...READ_SCOPES]);
+    const other = (await createOrganization(roster(), 'Okta app to revoke')).id;
+    const created = await createOktaConnection(roster(), other, {
+      config: oktaConfig(emulator, { schedule: quiet, push: false }),
+      credentials: { method: 'service_app', client_id: app.clientId, private_key: app.privateKey },
+    });
+    await eventually('the connection to be active', async () => ((await getConnection(roster(), created.id)).state === 'active' ? true : undefined));
+    const first = await eventually('its activation run', async () => (await runsOf(created.id))[0]);
+    assert.equal((await runEnded(roster(), first.id)).status, 'completed');
+
+    emulator.control.deactivateServiceApp(app.clientId);
     // The token Roster holds is revoked with the app: the next call is refused, and so is a new token.
     const failed = await sync('full', created.id);
     assert.equal(failed.status, 'failed');
