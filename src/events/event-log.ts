@@ -1,11 +1,11 @@
 import type { EventDraft, Event, EventSource } from '../core/model.ts';
 import { newId } from '../core/ids.ts';
 import { sql } from 'kysely';
-import { chunks } from '../store/batching.ts';
+import { bulkInsert, insertRows } from '../store/bulk-insert.ts';
 import { reserveEventSequences, type DatabaseCapabilities, type Tx } from '../store/database.ts';
 
-/** Columns of one `events` row that are bound as parameters (position is generated). */
-const EVENT_COLUMNS = 8;
+/** An `events` row's bound columns (position is generated). */
+const INSERT_EVENTS = bulkInsert('events', ['id', 'organization_id', 'sequence', 'type', 'occurred_at', 'data', 'changes', 'source']);
 
 /** Arbitrary constant key of the advisory lock that orders event appends across organizations. */
 const EVENT_LOG_LOCK = 7_263_591;
@@ -46,23 +46,16 @@ export async function appendEvents(
     source,
   }));
   const sourceJson = source === null ? null : JSON.stringify(source);
-  const rowsPerInsert = Math.max(1, Math.floor(capabilities.maxParameters / EVENT_COLUMNS));
-  for (const slice of chunks(events, rowsPerInsert)) {
-    await tx
-      .insertInto('events')
-      .values(
-        slice.map((event) => ({
-          id: event.id,
-          organization_id: event.organization_id,
-          sequence: event.sequence,
-          type: event.type,
-          occurred_at: event.occurred_at,
-          data: serialized[event.sequence - first]!,
-          changes: event.changes === null ? null : JSON.stringify(event.changes),
-          source: sourceJson,
-        })),
-      )
-      .execute();
-  }
+  const rows = events.map((event, index) => ({
+    id: event.id,
+    organization_id: event.organization_id,
+    sequence: event.sequence,
+    type: event.type,
+    occurred_at: event.occurred_at,
+    data: serialized[index]!,
+    changes: event.changes === null ? null : JSON.stringify(event.changes),
+    source: sourceJson,
+  }));
+  await insertRows(tx, INSERT_EVENTS, rows, capabilities.maxParameters);
   return events;
 }

@@ -4,6 +4,7 @@ import { decideIdentity, type IdentityIndex } from '../core/identity-join.ts';
 import { newId } from '../core/ids.ts';
 import type { NormalizedUser } from '../core/model.ts';
 import { chunks, inSlices } from '../store/batching.ts';
+import { bulkInsert, insertRows } from '../store/bulk-insert.ts';
 import type { ReconcileContext } from './context.ts';
 import { closeConflicts, openConflict } from './conflict-writer.ts';
 import { linkedCanonicalIds, usersWithIdentifiers } from './lookups.ts';
@@ -20,6 +21,11 @@ export interface IdentityStepResult {
 }
 
 type IdentifierKind = 'employee_id' | 'email';
+
+const INSERT_LINKS = bulkInsert('identity_links', ['organization_id', 'connection_id', 'kind', 'external_id', 'canonical_id', 'method', 'created_at']);
+const INSERT_IDENTIFIERS = bulkInsert('user_identifiers', ['organization_id', 'kind', 'value', 'user_id', 'connection_id', 'external_id'], (insert) =>
+  insert.onConflict((oc) => oc.doNothing()),
+);
 
 function identifiersOf(attributes: NormalizedUser): Array<{ kind: IdentifierKind; value: string }> {
   const out: Array<{ kind: IdentifierKind; value: string }> = [];
@@ -139,9 +145,7 @@ export async function insertLinks(
     method: method ?? (newUserIds.has(l.user_id) ? 'new' : 'join'),
     created_at: ctx.now,
   }));
-  for (const slice of chunks(rows, Math.floor(ctx.maxParameters / 7))) {
-    await ctx.tx.insertInto('identity_links').values(slice).execute();
-  }
+  await insertRows(ctx.tx, INSERT_LINKS, rows, ctx.maxParameters);
 }
 
 /** Rewrites the identifiers of linked, live records; only records linked before can have stale ones to clear. */
@@ -170,9 +174,7 @@ export async function replaceIdentifiers(
       external_id: r.external_id,
     })),
   );
-  for (const slice of chunks(rows, Math.floor(ctx.maxParameters / 6))) {
-    await ctx.tx.insertInto('user_identifiers').values(slice).onConflict((oc) => oc.doNothing()).execute();
-  }
+  await insertRows(ctx.tx, INSERT_IDENTIFIERS, rows, ctx.maxParameters);
 }
 
 function recordSubject(ctx: ReconcileContext, externalId: string): string {

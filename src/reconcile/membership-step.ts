@@ -1,4 +1,5 @@
 import { chunks, groupBy, inSlices } from '../store/batching.ts';
+import { bulkInsert, insertRows } from '../store/bulk-insert.ts';
 import type { ReconcileContext } from './context.ts';
 import { linkedGroups } from './lookups.ts';
 import type { ChangedMembershipRecord } from './source-record-writer.ts';
@@ -14,6 +15,8 @@ export interface MembershipInputs {
 }
 
 type Pair = { group_id: string; user_id: string };
+
+const INSERT_MEMBERSHIPS = bulkInsert('memberships', ['organization_id', 'group_id', 'user_id', 'created_at']);
 
 /**
  * Canonical membership of a user in a group holds exactly when the group's connection has a live
@@ -71,12 +74,7 @@ export async function reconcileMemberships(ctx: ReconcileContext, inputs: Member
   const toAdd = wanted.filter((p) => !existing.has(`${p.group_id}\u0000${p.user_id}`));
   const toRemove = unwanted.filter((p) => existing.has(`${p.group_id}\u0000${p.user_id}`));
 
-  for (const slice of chunks(toAdd, Math.floor(ctx.maxParameters / 4))) {
-    await ctx.tx
-      .insertInto('memberships')
-      .values(slice.map((p) => ({ organization_id: ctx.organization_id, ...p, created_at: ctx.now })))
-      .execute();
-  }
+  await insertRows(ctx.tx, INSERT_MEMBERSHIPS, toAdd.map((p) => ({ organization_id: ctx.organization_id, ...p, created_at: ctx.now })), ctx.maxParameters);
   for (const p of toAdd) {
     ctx.events.push({ type: 'group.member_added', data: { organization_id: ctx.organization_id, ...p }, changes: null });
     touchedUsers.add(p.user_id);

@@ -1,6 +1,7 @@
 import { contentHash } from '../core/content-hash.ts';
 import type { NormalizedGroup, NormalizedUser, RecordKind } from '../core/model.ts';
 import { chunks, groupBy, inSlices } from '../store/batching.ts';
+import { bulkInsert, insertRows } from '../store/bulk-insert.ts';
 import type { ReconcileContext } from './context.ts';
 import type { IncomingRecord } from './incoming.ts';
 
@@ -36,7 +37,23 @@ interface StoredState {
   last_seen_at: string;
 }
 
-const SOURCE_RECORD_COLUMNS = 13;
+const UPSERT_SOURCE_RECORDS = bulkInsert(
+  'source_records',
+  ['organization_id', 'connection_id', 'kind', 'external_id', 'group_external_id', 'user_external_id', 'raw', 'normalized', 'content_hash', 'first_seen_at', 'last_seen_at', 'tombstoned_at', 'tombstone_reason'],
+  (insert) =>
+    insert.onConflict((oc) =>
+      oc.columns(['connection_id', 'kind', 'external_id']).doUpdateSet((eb) => ({
+        raw: eb.ref('excluded.raw'),
+        normalized: eb.ref('excluded.normalized'),
+        content_hash: eb.ref('excluded.content_hash'),
+        last_seen_at: eb.ref('excluded.last_seen_at'),
+        tombstoned_at: null,
+        tombstone_reason: null,
+      })),
+    ),
+);
+
+const MARK_SEEN = bulkInsert('snapshot_records', ['organization_id', 'run_id', 'kind', 'external_id'], (insert) => insert.onConflict((oc) => oc.doNothing()));
 
 /** `last_seen_at` of an unchanged record is refreshed at most this often: it is "last seen, to the hour". */
 const SEEN_REFRESH_MS = 60 * 60 * 1000;
@@ -137,22 +154,7 @@ async function loadStoredState(ctx: ReconcileContext, records: IncomingRecord[])
 }
 
 async function upsertRows(ctx: ReconcileContext, rows: Array<Record<string, string | null>>): Promise<void> {
-  for (const slice of chunks(rows, Math.floor(ctx.maxParameters / SOURCE_RECORD_COLUMNS))) {
-    await ctx.tx
-      .insertInto('source_records')
-      .values(slice as any)
-      .onConflict((oc) =>
-        oc.columns(['connection_id', 'kind', 'external_id']).doUpdateSet((eb) => ({
-          raw: eb.ref('excluded.raw'),
-          normalized: eb.ref('excluded.normalized'),
-          content_hash: eb.ref('excluded.content_hash'),
-          last_seen_at: eb.ref('excluded.last_seen_at'),
-          tombstoned_at: null,
-          tombstone_reason: null,
-        })),
-      )
-      .execute();
-  }
+  await insertRows(ctx.tx, UPSERT_SOURCE_RECORDS, rows, ctx.maxParameters);
 }
 
 async function forEachKindSlice(
@@ -195,7 +197,5 @@ async function markSeenBySnapshots(ctx: ReconcileContext, records: readonly Inco
   const marks = ctx.seen_run_ids.flatMap((run_id) =>
     records.map((r) => ({ organization_id: ctx.organization_id, run_id, kind: r.kind, external_id: r.external_id })),
   );
-  for (const slice of chunks(marks, Math.floor(ctx.maxParameters / 4))) {
-    await ctx.tx.insertInto('snapshot_records').values(slice).onConflict((oc) => oc.doNothing()).execute();
-  }
+  await insertRows(ctx.tx, MARK_SEEN, marks, ctx.maxParameters);
 }

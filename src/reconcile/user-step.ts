@@ -3,9 +3,23 @@ import { fingerprint, type ConflictRow } from '../core/conflicts.ts';
 import { deriveUser, managerKey, referenceKey, type Disagreement, type LinkedUserRecord } from '../core/derive-user.ts';
 import type { CanonicalUser, EventDraft, FieldChanges, JsonObject, OwnedUserAttribute } from '../core/model.ts';
 import { chunks, groupBy, inSlices } from '../store/batching.ts';
+import { bulkInsert, insertRows } from '../store/bulk-insert.ts';
 import type { ReconcileContext } from './context.ts';
 import { closeConflicts, openConflict } from './conflict-writer.ts';
 import { linkedCanonicalIds, usersWithIdentifiers } from './lookups.ts';
+
+const WRITE_USERS = bulkInsert('users', ['id', 'organization_id', 'state', 'email', 'employee_id', 'data', 'pins', 'created_at', 'updated_at'], (insert) =>
+  insert.onConflict((oc) =>
+    oc.column('id').doUpdateSet((eb) => ({
+      state: eb.ref('excluded.state'),
+      email: eb.ref('excluded.email'),
+      employee_id: eb.ref('excluded.employee_id'),
+      data: eb.ref('excluded.data'),
+      updated_at: eb.ref('excluded.updated_at'),
+    })),
+  ),
+);
+const INSERT_UNRESOLVED = bulkInsert('unresolved_references', ['organization_id', 'ref_key', 'user_id'], (insert) => insert.onConflict((oc) => oc.doNothing()));
 
 interface UserRow {
   id: string;
@@ -109,21 +123,7 @@ function userEvent(ctx: ReconcileContext, before: CanonicalUser | null, after: C
 }
 
 export async function writeUsers(ctx: ReconcileContext, writes: Array<Record<string, string | null>>): Promise<void> {
-  for (const slice of chunks(writes, Math.floor(ctx.maxParameters / 9))) {
-    await ctx.tx
-      .insertInto('users')
-      .values(slice as any)
-      .onConflict((oc) =>
-        oc.column('id').doUpdateSet((eb) => ({
-          state: eb.ref('excluded.state'),
-          email: eb.ref('excluded.email'),
-          employee_id: eb.ref('excluded.employee_id'),
-          data: eb.ref('excluded.data'),
-          updated_at: eb.ref('excluded.updated_at'),
-        })),
-      )
-      .execute();
-  }
+  await insertRows(ctx.tx, WRITE_USERS, writes, ctx.maxParameters);
 }
 
 async function loadLinkedRecords(ctx: ReconcileContext, userIds: readonly string[]): Promise<Map<string, LinkedUserRecord[]>> {
@@ -196,9 +196,7 @@ async function replaceUnresolved(
   for (const slice of chunks(userIds, 1000)) {
     await ctx.tx.deleteFrom('unresolved_references').where('user_id', 'in', slice).execute();
   }
-  for (const slice of chunks(rows, Math.floor(ctx.maxParameters / 3))) {
-    await ctx.tx.insertInto('unresolved_references').values(slice).onConflict((oc) => oc.doNothing()).execute();
-  }
+  await insertRows(ctx.tx, INSERT_UNRESOLVED, rows, ctx.maxParameters);
 }
 
 /** Users whose unresolved references now point at someone: they are re-derived in the same transaction. */
