@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { checkFilter, matchesFilter, parseFilter, readField, type AllowedFilters, type FilterNode } from './filter-expression.ts';
+import { checkFilter, matchesFilter, parseFilter, readField, type AllowedFilters } from './filter-expression.ts';
 import { OKTA_ERRORS } from './http-kit.ts';
 import type { LogTarget, OktaOrg, OrgChange } from './org-model.ts';
 
@@ -194,4 +194,3 @@ function matchesKeywords(event: LogEvent, q: string | null | undefined): boolean
     .every((word) => haystack.includes(word));
 }
 
-export type { FilterNode };
