@@ -210,7 +210,7 @@ forEachEngine('JumpCloud connection through the sync engine', (engine) => {
 
   test('an API key of a multi-tenant admin works with its org_id, and is refused without one', async () => {
     const otherOrg = (await createOrganization(roster(), 'Managed tenant')).id;
-    const withOrg = await createJumpCloudConnection(roster(), otherOrg, { name: 'Tenant', config: jumpCloudConfig(emulator), credentials: apiKeyCredentials(emulator.multiTenantApiKey, emulator.orgId) });
+    const withOrg = await createJumpCloudConnection(roster(), otherOrg, { name: 'Tenant', config: jumpCloudConfig(emulator, { org_id: emulator.orgId }), credentials: apiKeyCredentials(emulator.multiTenantApiKey) });
     await eventually('the tenant connection to be active', async () => ((await getConnection(roster(), withOrg.id)).state === 'active' ? true : undefined));
     const first = await eventually('its first run', async () => (expectStatus(await roster().request('GET', `/v1/sync-runs?connection_id=${withOrg.id}`), 200).data as any[])[0]);
     assert.equal((await runEnded(roster(), first.id)).status, 'completed');
@@ -227,10 +227,10 @@ forEachEngine('JumpCloud connection through the sync engine', (engine) => {
     assert.equal(refused.state_reason.includes(emulator.multiTenantApiKey), false);
 
     assertError(
-      await roster().request('POST', `/v1/organizations/${otherOrg}/connections`, { type: 'jumpcloud', name: 'x', credentials: { method: 'api_key', api_key: 'k', org_id: 'tenant-1' } }),
+      await roster().request('POST', `/v1/organizations/${otherOrg}/connections`, { type: 'jumpcloud', name: 'x', config: { org_id: 'tenant-1' }, credentials: { method: 'api_key', api_key: 'k' } }),
       400,
       'invalid_request',
-      'body.credentials.org_id',
+      'body.config.org_id',
     );
     assertError(await roster().request('POST', `/v1/organizations/${otherOrg}/connections`, { type: 'jumpcloud', name: 'x', credentials: { method: 'oauth' } }), 400, 'invalid_request', 'body.credentials');
   });

@@ -7,8 +7,8 @@ export function jumpCloudConfig(emulator: JumpCloudEmulator, extra: Record<strin
   return { api_base_url: emulator.apiBaseUrl, schedule: { critical_seconds: 3600, profile_seconds: 3600, full_seconds: 86_400 }, ...extra };
 }
 
-export function apiKeyCredentials(apiKey: string, orgId?: string) {
-  return { method: 'api_key', api_key: apiKey, ...(orgId === undefined ? {} : { org_id: orgId }) };
+export function apiKeyCredentials(apiKey: string) {
+  return { method: 'api_key', api_key: apiKey };
 }
 
 export async function createJumpCloudConnection(roster: TestRoster, organizationId: string, body: Record<string, unknown>): Promise<any> {

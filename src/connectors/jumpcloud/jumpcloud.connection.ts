@@ -10,34 +10,29 @@ import { isRecord } from '../definition/json-path.ts';
 import { loadProviderDefinition, type ProviderDefinition } from '../definition/load-provider-definition.ts';
 import { mapGroup, mapMember, mapUser } from '../definition/mapping-engine.ts';
 import type { FetchJson, Page } from '../definition/pager.ts';
-import type { ProviderEndpoints, PullConnectionType } from '../pull-connection-type.ts';
+import type { PullConnectionType } from '../pull-connection-type.ts';
 import { readAhead } from '../read-ahead.ts';
 import { jumpCloudDefinition } from './jumpcloud.definition.ts';
 
 const definition = loadProviderDefinition(jumpCloudDefinition);
 
-/**
- * An admin's API key (the console's "API Settings"), and for an admin of a multi-tenant portal the id of
- * the organization to read (sent as `x-org-id`; JumpCloud refuses such a key's calls without it).
- */
+/** An admin's API key (the console's "API Settings"). */
 const credentialsSchema = z.strictObject({
   method: z.literal('api_key'),
   api_key: z.string().min(1).max(512).regex(/^\S+$/, 'must not contain whitespace'),
+});
+
+/**
+ * For an admin of a multi-tenant portal, the organization to read (sent as `x-org-id`; JumpCloud refuses
+ * such a key's calls without it). Not a secret: a setting of the connection.
+ */
+const settingsSchema = z.strictObject({
   org_id: z
     .string()
     .regex(/^[0-9a-f]{24}$/, 'must be a JumpCloud organization id (24 hex characters)')
     .optional()
     .describe('Only for an API key of a multi-tenant admin: the organization to read.'),
 });
-
-/**
- * `x-org-id` travels with the credentials, but the engine opens credentials only for the credential
- * strategy (which yields ONE auth header) and builds the connector without them. Both are built for the
- * same connection runtime from the same `endpoints` object, so the strategy leaves the org id here, keyed
- * by that object, and the connector's client adds the header. A WeakMap: a runtime that is dropped takes
- * its entry with it. (If the connector context carried the credentials' non-secret parts, this would go.)
- */
-const orgIdOfRuntime = new WeakMap<ProviderEndpoints, string>();
 
 /** Every call of the connector names the organization when the credentials do. */
 function withOrgId(fetchJson: FetchJson, orgId: string | undefined): FetchJson {
@@ -102,19 +97,16 @@ export const jumpCloudType: PullConnectionType = {
   displayName: 'JumpCloud',
   description:
     'Roster pulls system users (v1) and user groups with their members (v2) from JumpCloud with an admin API key ' +
-    '(and, for a multi-tenant admin, the organization id). JumpCloud has no delta API: the critical and profile tiers list again. ' +
+    '(and, for a multi-tenant admin, the organization id as the org_id setting). JumpCloud has no delta API: the critical and profile tiers list again. ' +
     'EU organizations set api_base_url to https://console.eu.jumpcloud.com/api.',
   defaultCategory: 'idp',
-  settingsSchema: z.strictObject({}),
+  settingsSchema,
   supportsDelta: false,
   definition,
   throttle: throttleProfiles.generic,
   credentialsSchema: credentialsSchema as unknown as z.ZodType<JsonObject>,
   awaitsConsent: () => false,
-  credentialStrategy: (credentials, { endpoints }) => {
-    if (typeof credentials.org_id === 'string') orgIdOfRuntime.set(endpoints, credentials.org_id);
-    return jumpCloudApiKey(String(credentials.api_key));
-  },
-  connector: ({ http, definition: connectionDefinition, endpoints, settings }) =>
-    jumpCloudConnector({ definition: connectionDefinition, settings, fetchJson: withOrgId(fetchJsonVia(http), orgIdOfRuntime.get(endpoints)) }),
+  credentialStrategy: (credentials) => jumpCloudApiKey(String(credentials.api_key)),
+  connector: ({ http, definition: connectionDefinition, settings }) =>
+    jumpCloudConnector({ definition: connectionDefinition, settings, fetchJson: withOrgId(fetchJsonVia(http), settings.org_id) }),
 };
