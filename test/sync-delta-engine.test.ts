@@ -25,7 +25,7 @@ interface ScriptedSource {
   users: Map<string, { email: string; department?: string }>;
   groups: Map<string, string[]>;
   /** What the next delta round reports, page by page; `expired` makes the cursor unknown. */
-  next: { pages: Omit<ChangePage, 'cursor'>[]; expired?: boolean };
+  next: { pages: Omit<ChangePage, 'cursor'>[]; expired?: boolean; gate?: Promise<void> };
   cursorsAsked: string[];
   latestCalls: number;
 }
@@ -56,6 +56,7 @@ const scriptedConnector: Connector = {
     async *changes(cursor) {
       source.cursorsAsked.push(cursor);
       if (source.next.expired) throw new CursorExpiredError('syncStateNotFound');
+      await source.next.gate;
       const pages = source.next.pages;
       source.next = { pages: [] };
       if (pages.length === 0) yield { records: [], cursor: `c${++cursorSerial}` };
@@ -197,5 +198,22 @@ forEachEngine('delta rounds through the sync engine', (engine) => {
       assert.equal(person.state_reason, 'deprovision_confirmed');
     }
     assert.equal((await userByEmail(roster(), organizationId, 'u8@delta.test')).state, 'active');
+  });
+
+  test('a push while a round runs is not lost: one more round follows when this one ends', async () => {
+    let open!: () => void;
+    source.next = { pages: [], gate: new Promise<void>((resolve) => (open = resolve)) };
+    const first = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind: 'delta' }), 202) as any;
+    await eventually('the round to be running', async () => ((await roster().request('GET', `/v1/sync-runs/${first.run.id}`)).body.status === 'running' ? true : undefined));
+    const pushed = await roster().roster.sync.runner.request(connectionId, 'critical', 'push');
+    assert.equal(pushed.created, false, 'the running round answers');
+    open();
+    assert.equal((await runEnded(roster(), first.run.id)).status, 'completed');
+    const next = await eventually('the follow-up round', async () => {
+      const runs = expectStatus(await roster().request('GET', `/v1/sync-runs?connection_id=${connectionId}`), 200).data as any[];
+      return runs.find((run) => run.id > first.run.id && run.trigger === 'push');
+    });
+    assert.equal(next.kind, 'delta');
+    assert.equal((await runEnded(roster(), next.id)).status, 'completed');
   });
 });

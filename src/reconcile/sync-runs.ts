@@ -95,6 +95,7 @@ export async function insertRun(
     lease_owner: null,
     lease_until: null,
     attempts: 0,
+    follow_up: null,
   };
   await tx.insertInto('sync_runs').values(row).execute();
   return row;

@@ -151,6 +151,8 @@ export interface SyncRunsTable {
   lease_owner: string | null;
   lease_until: string | null;
   attempts: number;
+  /** The kind of run to queue when this one ends, asked for by a push while it ran. */
+  follow_up: string | null;
 }
 
 /** A pull connection's credentials, sealed by the secret box as one JSON document. */

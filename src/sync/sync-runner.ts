@@ -83,9 +83,14 @@ export class SyncRunner {
         if (!SYNCING_STATES.includes(connection.state)) {
           throw conflictError('connection_not_active', `Connection '${connectionId}' is ${connection.state}; it syncs only while active (or in error).`, { state: connection.state });
         }
-        if (await activeRun(tx, connectionId)) return undefined;
         // A source with a delta protocol answers "what changed" cheaper than any listing: its critical tier is a delta round.
         const runKind = kind === 'critical' && pullConnectionType(connection.type)?.supportsDelta ? 'delta' : kind;
+        const active = await activeRun(tx, connectionId);
+        if (active) {
+          // A push names a change the running run may already be past: one more run follows it.
+          if (trigger === 'push' && active.status === 'running') await tx.updateTable('sync_runs').set({ follow_up: runKind }).where('id', '=', active.id).execute();
+          return undefined;
+        }
         return insertRun(tx, { organization_id: connection.organization_id, connection_id: connectionId, kind: runKind, now, status: 'queued', trigger });
       })
       .catch(async (error: unknown) => {
@@ -122,6 +127,16 @@ export class SyncRunner {
     } finally {
       clearInterval(heartbeat);
     }
+    await this.followUp(run.id);
+  }
+
+  /** Queues the run a push asked for while this one ran, now that it has ended. */
+  private async followUp(runId: string): Promise<void> {
+    const ended = await findRun(this.deps.database.db, runId);
+    if (ended.follow_up === null || ended.status === 'running') return;
+    await this.request(ended.connection_id, ended.follow_up as PullKind, 'push').catch((error: unknown) =>
+      this.deps.logger.warn({ run_id: runId, error: describeSyncError(error) }, 'could not queue the run a push asked for'),
+    );
   }
 
   /** Runs left behind: running under an expired lease (a dead worker), or queued with no job working on them. */

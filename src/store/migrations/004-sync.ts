@@ -23,6 +23,8 @@ export async function up(db: Kysely<any>, _capabilities: DatabaseCapabilities): 
   await db.schema.alterTable('sync_runs').addColumn('lease_owner', 'text').execute();
   await db.schema.alterTable('sync_runs').addColumn('lease_until', 'text').execute();
   await db.schema.alterTable('sync_runs').addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  // A run asked for while this one ran too far along to see what prompted it (a push): queued when this one ends.
+  await db.schema.alterTable('sync_runs').addColumn('follow_up', 'text').execute();
   // At most one run per connection is queued or running, whichever process asks: the database decides.
   await sql`create unique index sync_runs_one_active on sync_runs (connection_id) where status in ('queued', 'running')`.execute(db);
   await db.schema.createIndex('sync_runs_by_status').on('sync_runs').columns(['status', 'lease_until']).execute();
