@@ -121,6 +121,26 @@ forEachEngine('Okta connection through the sync engine', (engine) => {
     await eventually('the hooked suspension', async () => ((await person(suspended))?.state === 'suspended' ? true : undefined), 10_000);
   });
 
+  test('an event hook an admin deleted in Okta is noticed at the next channel check and replaced', async () => {
+    const [old] = emulator.control.eventHooks().filter((h) => h.verificationStatus === 'VERIFIED');
+    emulator.control.deleteEventHook(old!.id);
+    const db = roster().database.db;
+    await db.updateTable('sync_schedules').set({ next_run_at: new Date(Date.now() - 1000).toISOString() }).where('connection_id', '=', connectionId).where('tier', '=', 'channels').execute();
+    await roster().roster.sync.scheduler.tick();
+    const replaced = await eventually('a new verified hook', async () => emulator.control.eventHooks().find((h) => h.id !== old!.id && h.verificationStatus === 'VERIFIED'));
+    const rows = await db.selectFrom('push_channels').select(['resource_id', 'stopped_at']).where('connection_id', '=', connectionId).execute();
+    assert.ok(rows.find((r) => r.resource_id === old!.id)?.stopped_at, 'the deleted hook is marked stopped');
+    assert.equal(rows.find((r) => r.resource_id === replaced.id)?.stopped_at, null);
+    const target = active()[6]!;
+    emulator.control.updateUser(target.id, { department: 'Through the new hook' });
+    await eventually('a change through the new hook', async () => ((await person(target))?.department === 'Through the new hook' ? true : undefined), 10_000);
+    // A live hook is left alone at the next check.
+    await db.updateTable('sync_schedules').set({ next_run_at: new Date(Date.now() - 1000).toISOString() }).where('connection_id', '=', connectionId).where('tier', '=', 'channels').execute();
+    await roster().roster.sync.scheduler.tick();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(emulator.control.eventHooks().filter((h) => h.verificationStatus === 'VERIFIED').length, 1);
+  });
+
   test('duplicate and reordered deliveries are harmless; a redelivered batch changes nothing; a wrong Authorization is refused', async () => {
     const [a, b] = active().slice(10, 12);
     const before = (await eventsOf(roster(), organizationId)).length;

@@ -79,4 +79,9 @@ export interface PushChannels {
    */
   open(request: { id: string; address: string; token: string; ttlSeconds: number }, signal?: AbortSignal): Promise<OpenedChannel[]>;
   close(channel: { id: string; resourceId: string }, signal?: AbortSignal): Promise<void>;
+  /**
+   * Whether the provider still delivers through a channel, for channels that do not expire (Okta event
+   * hooks an admin may delete or deactivate): a dead one is replaced at the next channel check.
+   */
+  check?(channel: { id: string; resourceId: string }, signal?: AbortSignal): Promise<boolean>;
 }

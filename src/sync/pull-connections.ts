@@ -9,6 +9,7 @@ import type { Reconciler } from '../reconcile/reconciler.ts';
 import type { SyncRunView } from '../reconcile/sync-runs.ts';
 import type { Database } from '../store/database.ts';
 import type { ConnectionRecord, ConnectionsRepo } from '../store/connections.repo.ts';
+import type { PushChannels } from '../connectors/connector.ts';
 import type { ConnectionRuntimes } from './connection-runtimes.ts';
 import type { CredentialsRevokedError } from './credentials/errors.ts';
 import { describeSyncError, isCredentialFailure } from './sync-errors.ts';
@@ -151,7 +152,7 @@ export class PullConnections {
       .execute();
     const checkEveryMs = Math.max(30, Math.floor(ttl / 4)) * 1000;
     const newest = live[0];
-    if (!options.force && newest && Date.parse(newest.expires_at) > now + 2 * checkEveryMs) return;
+    if (!options.force && newest && Date.parse(newest.expires_at) > now + 2 * checkEveryMs && (await this.allDeliver(push, live))) return;
 
     const token = randomBytes(32).toString('base64url');
     const id = newId('pushChannel');
@@ -173,6 +174,13 @@ export class PullConnections {
       this.deps.logger.info({ connection_id: connectionId, channel_id: channel.id, expires_at: new Date(channel.expiresAt).toISOString() }, 'opened a push channel');
     }
     for (const old of live) await this.stopChannel(old.id, old.resource_id, push.close.bind(push));
+  }
+
+  /** Channels that never expire are asked whether they still deliver; the others are trusted until they expire. */
+  private async allDeliver(push: PushChannels, live: ReadonlyArray<{ id: string; resource_id: string }>): Promise<boolean> {
+    if (!push.check) return true;
+    for (const channel of live) if (!(await push.check({ id: channel.id, resourceId: channel.resource_id }))) return false;
+    return true;
   }
 
   /** Stops every channel of a connection (paused, deleted, push turned off). */

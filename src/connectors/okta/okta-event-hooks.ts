@@ -15,6 +15,7 @@ import { collectChanges, emptyChanges, OKTA_CHANGE_EVENT_TYPES, type NamedChange
 const HOOK_LIFETIME_MS = 10 * 365 * 24 * 3600_000;
 
 const hookResponse = z.object({ id: z.string().min(1), verificationStatus: z.string().optional() });
+const hookStatus = z.object({ status: z.string(), verificationStatus: z.string().optional() });
 
 export function oktaEventHooks(http: ProviderHttpClient, apiBaseUrl: string, now: () => number = Date.now): PushChannels {
   const json = { 'content-type': 'application/json', accept: 'application/json' };
@@ -49,6 +50,13 @@ export function oktaEventHooks(http: ProviderHttpClient, apiBaseUrl: string, now
       return [{ id, resourceId: hook.id, expiresAt: now() + HOOK_LIFETIME_MS } satisfies OpenedChannel];
     },
     close: async ({ resourceId }, signal) => remove(resourceId, signal),
+    // An admin can delete or deactivate a hook in Okta; hooks never expire, so only asking tells.
+    check: async ({ resourceId }, signal) => {
+      const answer = await http.request({ url: `${apiBaseUrl}/eventHooks/${encodeURIComponent(resourceId)}`, headers: { accept: 'application/json' }, acceptStatuses: [404], ...(signal ? { signal } : {}) });
+      if (answer.status === 404) return false;
+      const hook = hookStatus.parse(answer.json());
+      return hook.status === 'ACTIVE' && hook.verificationStatus === 'VERIFIED';
+    },
   };
 }
 

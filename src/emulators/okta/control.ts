@@ -45,6 +45,8 @@ export interface OktaEmulatorControl {
   /** Waits until every queued event hook delivery has been attempted. */
   deliveriesIdle(): Promise<void>;
   eventHooks(): EventHook[];
+  /** Deletes an event hook, as an admin does in the Admin Console. */
+  deleteEventHook(id: string): void;
   deliveries(): readonly DeliveryRecord[];
   verifications(): ReadonlyArray<{ hookId: string; uri: string; ok: boolean; detail: string }>;
   /** Events become readable in the System Log this long after they are published. */
@@ -106,6 +108,11 @@ export function createControl(deps: ControlDeps): OktaEmulatorControl {
     setDeliverySwitches: (switches) => hooks.setSwitches(switches),
     deliveriesIdle: () => hooks.idle(),
     eventHooks: () => hooks.list(),
+    deleteEventHook: (id) => {
+      // As in the Admin Console: an active hook is deactivated before it can be deleted.
+      if (hooks.get(id).status === 'ACTIVE') hooks.setStatus(id, 'INACTIVE');
+      hooks.delete(id);
+    },
     deliveries: () => hooks.attempts,
     verifications: () => hooks.verifications,
     setLogPersistenceDelay: (ms) => {
