@@ -1,5 +1,9 @@
 /** Throttling and fault injection for Graph API calls, switched on and off per test. */
-import { seededRandom } from './http-kit.ts';
+import { FaultInjector, type FaultKind, type FaultRuleBase } from '../kit/faults.ts';
+import { RequestStats } from '../kit/request-stats.ts';
+import { seededRandom, type Random } from '../kit/seeded-random.ts';
+
+export type { FaultKind } from '../kit/faults.ts';
 
 export type GraphThrottleRule =
   /**
@@ -11,14 +15,7 @@ export type GraphThrottleRule =
   /** Refuses about this fraction of requests (0–1), by a seeded generator so runs repeat. */
   | { fraction: number; retryAfterSeconds?: number };
 
-export type FaultKind = 'server-error' | 'timeout' | 'truncated';
-
-export interface FaultRule {
-  kind: FaultKind;
-  /** The next `count` requests… */
-  count?: number;
-  /** …or about this fraction of them. */
-  fraction?: number;
+export interface FaultRule extends FaultRuleBase {
   /** For server-error; default 503. */
   status?: 500 | 502 | 503 | 504;
 }
@@ -41,33 +38,36 @@ export interface ThrottleVerdict {
 /** The tenant size Graph picks a bucket by; the limits per 10 s are Graph's published ones. */
 export const RESOURCE_UNIT_LIMITS = { small: 3_500, medium: 5_000, large: 8_000 } as const;
 
-interface ActiveFault extends FaultRule {
-  remaining: number;
-}
-
 export class GraphBehaviours {
   private throttle: GraphThrottleRule | undefined;
   private spent: Array<{ at: number; cost: number }> = [];
-  private faults: ActiveFault[] = [];
-  private readonly random: () => number;
+  private readonly faults: FaultInjector<FaultRule>;
+  private readonly requests = new RequestStats();
+  private readonly random: Random;
+  private throttled = 0;
+  private resourceUnits = 0;
   throttleAnswer: ThrottleAnswerShape = { code: 'TooManyRequests', message: 'Too many requests.' };
-  /** Delay added to every API call, so a test can catch a sync part-way through. */
-  latencyMs = 0;
-  private inFlight = 0;
-  readonly stats = {
-    throttled: 0,
-    faults: { 'server-error': 0, timeout: 0, truncated: 0 } as Record<FaultKind, number>,
-    /** API calls answered, by route (e.g. `GET /v1.0/users`). */
-    requests: {} as Record<string, number>,
-    maxInFlight: 0,
-    resourceUnits: 0,
-  };
 
   constructor(
     seed: number,
     private readonly now: () => number,
   ) {
+    // One generator for throttle and faults, so a seed fixes the whole sequence.
     this.random = seededRandom(seed ^ 0x5eed);
+    this.faults = new FaultInjector(this.random);
+  }
+
+  /** Delay added to every API call, so a test can catch a sync part-way through. */
+  get latencyMs(): number {
+    return this.requests.latencyMs;
+  }
+
+  set latencyMs(ms: number) {
+    this.requests.latencyMs = ms;
+  }
+
+  get stats(): { throttled: number; faults: Record<FaultKind, number>; requests: Record<string, number>; maxInFlight: number; resourceUnits: number } {
+    return { throttled: this.throttled, faults: this.faults.injected, requests: this.requests.requests, maxInFlight: this.requests.maxInFlight, resourceUnits: this.resourceUnits };
   }
 
   setThrottle(rule: GraphThrottleRule | undefined): void {
@@ -76,33 +76,23 @@ export class GraphBehaviours {
   }
 
   addFault(rule: FaultRule): void {
-    if (rule.count === undefined && rule.fraction === undefined) throw new Error('a fault needs count or fraction');
-    this.faults.push({ ...rule, remaining: rule.count ?? Number.POSITIVE_INFINITY });
+    this.faults.add(rule);
   }
 
   clearFaults(): void {
-    this.faults = [];
+    this.faults.clear();
   }
 
   reset(): void {
     this.setThrottle(undefined);
     this.clearFaults();
-    this.latencyMs = 0;
+    this.requests.reset();
     this.throttleAnswer = { code: 'TooManyRequests', message: 'Too many requests.' };
-    this.stats.requests = {};
-    this.stats.maxInFlight = 0;
   }
 
-  async observe<T>(route: string, work: () => Promise<T>): Promise<T> {
-    this.inFlight += 1;
-    this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight);
-    this.stats.requests[route] = (this.stats.requests[route] ?? 0) + 1;
-    try {
-      if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
-      return await work();
-    } finally {
-      this.inFlight -= 1;
-    }
+  /** Counts one API call of `route` (e.g. `GET /v1.0/users`) for as long as `work` runs. */
+  observe<T>(route: string, work: () => Promise<T>): Promise<T> {
+    return this.requests.observe(route, work);
   }
 
   /**
@@ -111,7 +101,7 @@ export class GraphBehaviours {
    */
   charge(cost: number, scope: string, headers: Record<string, string>): ThrottleVerdict | undefined {
     headers['x-ms-resource-unit'] = String(cost);
-    this.stats.resourceUnits += cost;
+    this.resourceUnits += cost;
     const rule = this.throttle;
     if (!rule) return undefined;
     if ('fraction' in rule) {
@@ -142,24 +132,16 @@ export class GraphBehaviours {
   }
 
   private refuse(retryAfterSeconds: number, scope: string, headers: Record<string, string>): ThrottleVerdict {
-    this.stats.throttled += 1;
+    this.throttled += 1;
     headers['retry-after'] = String(retryAfterSeconds);
     headers['x-ms-throttle-scope'] = scope;
     headers['x-ms-throttle-information'] = 'ResourceUnitLimitExceeded';
     return { retryAfterSeconds, headers };
   }
 
+  /** The fault to inject into this request, if any; count-based rules are consumed. */
   nextFault(): FaultRule | undefined {
-    for (const fault of this.faults) {
-      if (fault.remaining <= 0) continue;
-      const hit = fault.count !== undefined ? true : this.random() < (fault.fraction ?? 0);
-      if (!hit) continue;
-      fault.remaining -= 1;
-      this.stats.faults[fault.kind] += 1;
-      return fault;
-    }
-    this.faults = this.faults.filter((fault) => fault.remaining > 0);
-    return undefined;
+    return this.faults.next();
   }
 }
 
