@@ -1,4 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import * as body from '../kit/http-body.ts';
+
+export { matchPath } from '../kit/path-match.ts';
 
 /**
  * A failure as JumpCloud answers it: `{"error": "<status text>", "message": "<status text>: <detail>"}`,
@@ -21,10 +24,8 @@ export function errorBody(status: number, message: string): string {
   return JSON.stringify({ error: label, message: message.startsWith(label) ? message : `${label}: ${message}` });
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  body.sendJson(res, status, value, 'application/json; charset=utf-8', headers);
 }
 
 export function sendError(res: ServerResponse, error: JumpCloudApiError): void {
@@ -33,39 +34,11 @@ export function sendError(res: ServerResponse, error: JumpCloudApiError): void {
   res.end(text);
 }
 
-const MAX_BODY = 1_000_000;
-
-export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new JumpCloudApiError(413, 'request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
-  try {
-    const value: unknown = JSON.parse(text);
-    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // answered below like any other body that is not an object
-  }
-  throw new JumpCloudApiError(400, 'invalid JSON body');
-}
-
-/** Matches `/a/:b/c` patterns; the decoded params, or undefined. */
-export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
-  const wanted = pattern.split('/');
-  const actual = path.split('/');
-  if (wanted.length !== actual.length) return undefined;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < wanted.length; i += 1) {
-    const part = wanted[i]!;
-    if (part.startsWith(':')) params[part.slice(1)] = decodeURIComponent(actual[i]!);
-    else if (part !== actual[i]) return undefined;
-  }
-  return params;
+export function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return body.readJsonObject(req, {
+    tooLarge: () => new JumpCloudApiError(413, 'request body too large'),
+    notAnObject: () => new JumpCloudApiError(400, 'invalid JSON body'),
+  });
 }
 
 /** JumpCloud ids are Mongo ObjectIds; anything else is refused before it is looked up. */

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as body from '../kit/http-body.ts';
+import { matchPath as matchPattern } from '../kit/path-match.ts';
 
 /**
  * A failure answered in Graph's error shape, `{error:{code,message,innerError}}`; `code` is what clients
@@ -21,54 +23,30 @@ export function graphErrorBody(code: string, message: string, now: number): Reco
   return { error: { code, message, innerError: { date: new Date(now).toISOString().replace(/\.\d{3}Z$/, ''), 'request-id': id, 'client-request-id': id } } };
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8', 'content-length': String(Buffer.byteLength(text)), ...headers });
-  res.end(text);
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  body.sendJson(res, status, value, 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8', headers);
 }
 
 export function sendGraphError(res: ServerResponse, error: GraphApiError, now: number, headers: Record<string, string> = {}): void {
   sendJson(res, error.status, graphErrorBody(error.code, error.message, now), { ...headers, ...error.headers });
 }
 
-const MAX_BODY = 1_000_000;
+const tooLarge = (): Error => new GraphApiError(413, 'RequestEntityTooLarge', 'The request body is too large.');
 
-export async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_BODY) throw new GraphApiError(413, 'RequestEntityTooLarge', 'The request body is too large.');
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+export function readBody(req: IncomingMessage): Promise<string> {
+  return body.readBody(req, tooLarge);
 }
 
-export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const text = await readBody(req);
-  if (text.trim() === '') return {};
-  try {
-    const value: unknown = JSON.parse(text);
-    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // the same answer as a body that is JSON but not an object
-  }
-  throw new GraphApiError(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.');
+export function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return body.readJsonObject(req, {
+    tooLarge,
+    notAnObject: () => new GraphApiError(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.'),
+  });
 }
 
-/** Matches `/a/:b/c` patterns; decoded params, or undefined. */
+/** Matches `/a/:b/c` patterns, fixed segments in any case as Graph's are; decoded params, or undefined. */
 export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
-  const wanted = pattern.split('/');
-  const actual = path.split('/');
-  if (wanted.length !== actual.length) return undefined;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < wanted.length; i += 1) {
-    const part = wanted[i]!;
-    if (part.startsWith(':')) params[part.slice(1)] = decodeURIComponent(actual[i]!);
-    else if (part.toLowerCase() !== actual[i]!.toLowerCase()) return undefined;
-  }
-  return params;
+  return matchPattern(pattern, path, { ignoreCase: true });
 }
 
 /** mulberry32: small, fast and deterministic, so a seed always builds the same tenant and the same faults. */

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as body from '../kit/http-body.ts';
+
+export { matchPath } from '../kit/path-match.ts';
 
 /**
  * A failure answered in Okta's error shape: `errorCode` (E0000…) is what clients branch on, `errorSummary`
@@ -41,52 +44,21 @@ export const OKTA_ERRORS = {
   internal: () => new OktaApiError(500, 'E0000009', 'Internal Server Error'),
 };
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string | string[]> = {}): void {
+  body.sendJson(res, status, value, 'application/json', headers);
 }
 
-const MAX_BODY = 1_000_000;
+const tooLarge = (): Error => new OktaApiError(413, 'E0000001', 'Api validation failed: request body too large');
 
-export async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_BODY) throw new OktaApiError(413, 'E0000001', 'Api validation failed: request body too large');
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+export function readBody(req: IncomingMessage): Promise<string> {
+  return body.readBody(req, tooLarge);
 }
 
-export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const text = await readBody(req);
-  if (text.trim() === '') return {};
-  try {
-    const value: unknown = JSON.parse(text);
-    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // answered below, as for a body that is not an object
-  }
-  throw new OktaApiError(400, 'E0000003', 'The request body was not well-formed.');
+export function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return body.readJsonObject(req, { tooLarge, notAnObject: () => new OktaApiError(400, 'E0000003', 'The request body was not well-formed.') });
 }
 
-export async function readForm(req: IncomingMessage): Promise<Record<string, string>> {
-  return Object.fromEntries(new URLSearchParams(await readBody(req)));
+export function readForm(req: IncomingMessage): Promise<Record<string, string>> {
+  return body.readForm(req, tooLarge);
 }
 
-/** Matches `/a/:b/c` style patterns; returns decoded params or undefined. */
-export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
-  const wanted = pattern.split('/');
-  const actual = path.split('/');
-  if (wanted.length !== actual.length) return undefined;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < wanted.length; i += 1) {
-    const part = wanted[i]!;
-    if (part.startsWith(':')) params[part.slice(1)] = decodeURIComponent(actual[i]!);
-    else if (part !== actual[i]) return undefined;
-  }
-  return params;
-}
