@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { DeliveryQueue, type DeliverySwitches } from '../kit/delivery-queue.ts';
 import { GoogleApiError } from './http-kit.ts';
 import type { GoogleOrg, UserChange, UserChangeKind } from './org-model.ts';
 
@@ -23,13 +24,7 @@ interface ChannelState {
   nextMessage: number;
 }
 
-/** Delivery switches; each takes a count of upcoming notifications or a fraction of them. */
-export interface DeliverySwitches {
-  drop?: { count?: number; fraction?: number };
-  duplicate?: { count?: number; fraction?: number };
-  /** A notification is held back and sent after the following one. */
-  reorder?: { count?: number; fraction?: number };
-}
+export type { DeliverySwitches } from '../kit/delivery-queue.ts';
 
 export interface Notification {
   channelId: string;
@@ -52,14 +47,10 @@ async function postNotification(notification: Notification): Promise<void> {
 
 export class WatchChannels {
   private readonly channels = new Map<string, ChannelState>();
-  private switches: DeliverySwitches = {};
-  private held: Notification | undefined;
-  /** Deliveries run one after another so "reorder" means something and tests can await `idle()`. */
-  private queue: Promise<void> = Promise.resolve();
+  private readonly deliveries = new DeliveryQueue<Notification>((notification) => this.deliver(notification), 0x9e3779b9);
   readonly delivered: Notification[] = [];
   readonly failures: { notification: Notification; error: string }[] = [];
   private readonly unsubscribe: () => void;
-  private random = 0x9e3779b9;
 
   constructor(private readonly options: ChannelOptions) {
     this.unsubscribe = options.org.onUserChange((change) => this.onChange(change));
@@ -70,7 +61,7 @@ export class WatchChannels {
   }
 
   setSwitches(switches: DeliverySwitches): void {
-    this.switches = structuredClone(switches);
+    this.deliveries.setSwitches(switches);
   }
 
   /** users.watch: validates the request body and sends the initial `sync` message. */
@@ -99,7 +90,7 @@ export class WatchChannels {
     const state: ChannelState = { channel, address, event: event as UserChangeKind | undefined, expiresAt, nextMessage: 1 };
     this.channels.set(id, state);
     // The sync message is the handshake; it is never dropped or reordered.
-    this.enqueue(this.build(state, 'sync', undefined), false);
+    this.deliveries.enqueue(this.build(state, 'sync', undefined), false);
     return channel;
   }
 
@@ -114,12 +105,8 @@ export class WatchChannels {
   }
 
   /** Resolves when every queued notification has been attempted. */
-  async idle(): Promise<void> {
-    let seen: Promise<void>;
-    do {
-      seen = this.queue;
-      await seen;
-    } while (seen !== this.queue);
+  idle(): Promise<void> {
+    return this.deliveries.idle();
   }
 
   private onChange(change: UserChange): void {
@@ -129,7 +116,7 @@ export class WatchChannels {
         continue;
       }
       if (state.event && state.event !== change.kind) continue;
-      this.enqueue(this.build(state, change.kind, change), true);
+      this.deliveries.enqueue(this.build(state, change.kind, change), true);
     }
   }
 
@@ -147,34 +134,6 @@ export class WatchChannels {
     if (state.channel.token !== undefined) headers['x-goog-channel-token'] = state.channel.token;
     const body = change ? JSON.stringify({ kind: 'admin#directory#user', id: change.user.id, etag: change.user.etag, primaryEmail: change.user.primaryEmail }) : '';
     return { channelId: state.channel.id, address: state.address, headers, body };
-  }
-
-  private take(name: keyof DeliverySwitches): boolean {
-    const rule = this.switches[name];
-    if (!rule) return false;
-    if (rule.count !== undefined) {
-      if (rule.count <= 0) return false;
-      rule.count -= 1;
-      return true;
-    }
-    this.random = (Math.imul(this.random ^ (this.random >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return this.random / 4294967296 < (rule.fraction ?? 0);
-  }
-
-  private enqueue(notification: Notification, switchable: boolean): void {
-    const batch: Notification[] = [];
-    if (switchable && this.take('drop')) return;
-    if (switchable && !this.held && this.take('reorder')) {
-      this.held = notification;
-      return;
-    }
-    batch.push(notification);
-    if (switchable && this.take('duplicate')) batch.push(notification);
-    if (this.held && switchable) {
-      batch.push(this.held);
-      this.held = undefined;
-    }
-    for (const item of batch) this.queue = this.queue.then(() => this.deliver(item));
   }
 
   private async deliver(notification: Notification): Promise<void> {

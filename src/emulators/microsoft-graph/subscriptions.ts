@@ -6,6 +6,7 @@
  * `missed`) on demand. Deliveries run one after another so drop, duplicate and reorder mean something.
  */
 import { randomUUID } from 'node:crypto';
+import { DeliveryQueue, type DeliverySwitches } from '../kit/delivery-queue.ts';
 import { GraphApiError } from './http-kit.ts';
 import type { GraphTenant, TenantChange } from './tenant-model.ts';
 
@@ -32,12 +33,7 @@ export interface Subscription {
   notificationUrlAppId: null;
 }
 
-export interface DeliverySwitches {
-  drop?: { count?: number; fraction?: number };
-  duplicate?: { count?: number; fraction?: number };
-  /** A notification is held back and sent after the following one. */
-  reorder?: { count?: number; fraction?: number };
-}
+export type { DeliverySwitches } from '../kit/delivery-queue.ts';
 
 export interface Delivery {
   url: string;
@@ -78,10 +74,7 @@ async function post(url: string, body: string, timeoutMs: number): Promise<numbe
 
 export class Subscriptions {
   private readonly subscriptions = new Map<string, Subscription & { reauthorizationRequired: boolean }>();
-  private switches: DeliverySwitches = {};
-  private held: Delivery | undefined;
-  private queue: Promise<void> = Promise.resolve();
-  private random = 0x2545f491;
+  private readonly deliveries = new DeliveryQueue<Delivery>((delivery) => this.deliver(delivery), 0x2545f491);
   readonly delivered: Delivery[] = [];
   readonly failures: Array<{ delivery: Delivery; error: string }> = [];
   readonly handshakes: Handshake[] = [];
@@ -96,7 +89,7 @@ export class Subscriptions {
   }
 
   setSwitches(switches: DeliverySwitches): void {
-    this.switches = structuredClone(switches);
+    this.deliveries.setSwitches(switches);
   }
 
   list(): Subscription[] {
@@ -201,16 +194,12 @@ export class Subscriptions {
         },
       ],
     });
-    this.enqueue({ url: found.lifecycleNotificationUrl, body, kind: 'lifecycle' }, false);
+    this.deliveries.enqueue({ url: found.lifecycleNotificationUrl, body, kind: 'lifecycle' }, false);
   }
 
   /** Resolves when every queued delivery has been attempted. */
-  async idle(): Promise<void> {
-    let seen: Promise<void>;
-    do {
-      seen = this.queue;
-      await seen;
-    } while (seen !== this.queue);
+  idle(): Promise<void> {
+    return this.deliveries.idle();
   }
 
   private readExpiration(value: string): string {
@@ -277,35 +266,8 @@ export class Subscriptions {
           },
         ],
       });
-      this.enqueue({ url: subscription.notificationUrl, body, kind: 'change' }, true);
+      this.deliveries.enqueue({ url: subscription.notificationUrl, body, kind: 'change' }, true);
     }
-  }
-
-  private take(name: keyof DeliverySwitches): boolean {
-    const rule = this.switches[name];
-    if (!rule) return false;
-    if (rule.count !== undefined) {
-      if (rule.count <= 0) return false;
-      rule.count -= 1;
-      return true;
-    }
-    this.random = (Math.imul(this.random ^ (this.random >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return this.random / 4294967296 < (rule.fraction ?? 0);
-  }
-
-  private enqueue(delivery: Delivery, switchable: boolean): void {
-    if (switchable && this.take('drop')) return;
-    if (switchable && !this.held && this.take('reorder')) {
-      this.held = delivery;
-      return;
-    }
-    const batch = [delivery];
-    if (switchable && this.take('duplicate')) batch.push(delivery);
-    if (this.held && switchable) {
-      batch.push(this.held);
-      this.held = undefined;
-    }
-    for (const item of batch) this.queue = this.queue.then(() => this.deliver(item));
   }
 
   private async deliver(delivery: Delivery): Promise<void> {

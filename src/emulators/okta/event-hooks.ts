@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { DeliveryQueue, type DeliverySwitches } from '../kit/delivery-queue.ts';
 import { OKTA_ERRORS } from './http-kit.ts';
 import type { OktaIds } from './okta-ids.ts';
 import type { LogEvent, SystemLog } from './system-log.ts';
@@ -47,13 +48,7 @@ export interface DeliveryRecord {
   status: number | 'timeout' | 'network_error';
 }
 
-/** Each switch takes a count of upcoming deliveries, or a fraction of them. */
-export interface DeliverySwitches {
-  drop?: { count?: number; fraction?: number };
-  duplicate?: { count?: number; fraction?: number };
-  /** A delivery is held back and sent after the next one. */
-  reorder?: { count?: number; fraction?: number };
-}
+export type { DeliverySwitches } from '../kit/delivery-queue.ts';
 
 export interface EventHookOptions {
   ids: OktaIds;
@@ -80,14 +75,11 @@ async function httpSend(request: { method: 'GET' | 'POST'; uri: string; headers:
 
 export class EventHooks {
   private readonly hooks = new Map<string, EventHook>();
-  private switches: DeliverySwitches = {};
-  private held: HookDelivery | undefined;
   /** Events published in this moment, sent together as one delivery per hook. */
   private batch: LogEvent[] = [];
-  private queue: Promise<void> = Promise.resolve();
+  private readonly deliveries = new DeliveryQueue<HookDelivery>((delivery) => this.deliver(delivery), 0x9e3779b9);
   readonly attempts: DeliveryRecord[] = [];
   readonly verifications: Array<{ hookId: string; uri: string; ok: boolean; detail: string }> = [];
-  private random = 0x9e3779b9;
   private readonly unsubscribe: () => void;
 
   constructor(private readonly options: EventHookOptions) {
@@ -99,7 +91,7 @@ export class EventHooks {
   }
 
   setSwitches(switches: DeliverySwitches): void {
-    this.switches = structuredClone(switches);
+    this.deliveries.setSwitches(switches);
   }
 
   list(): EventHook[] {
@@ -204,12 +196,9 @@ export class EventHooks {
 
   /** Resolves once every queued delivery (and its retry) has been attempted. */
   async idle(): Promise<void> {
+    // Events of this moment are flushed on the next turn; let that happen first.
     await new Promise((resolve) => setImmediate(resolve));
-    let seen: Promise<void>;
-    do {
-      seen = this.queue;
-      await seen;
-    } while (seen !== this.queue);
+    await this.deliveries.idle();
   }
 
   private customHeaders(hook: EventHook): Record<string, string> {
@@ -245,35 +234,8 @@ export class EventHooks {
         data: { events: wanted },
       };
       const headers = { 'content-type': 'application/json', accept: 'application/json', ...this.customHeaders(hook), ...this.authHeader(hook) };
-      this.enqueue({ hookId: hook.id, uri: hook.channel.config.uri, headers, body: JSON.stringify(body), eventUuids: wanted.map((event) => event.uuid) });
+      this.deliveries.enqueue({ hookId: hook.id, uri: hook.channel.config.uri, headers, body: JSON.stringify(body), eventUuids: wanted.map((event) => event.uuid) });
     }
-  }
-
-  private take(name: keyof DeliverySwitches): boolean {
-    const rule = this.switches[name];
-    if (!rule) return false;
-    if (rule.count !== undefined) {
-      if (rule.count <= 0) return false;
-      rule.count -= 1;
-      return true;
-    }
-    this.random = (Math.imul(this.random ^ (this.random >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return this.random / 4294967296 < (rule.fraction ?? 0);
-  }
-
-  private enqueue(delivery: HookDelivery): void {
-    if (this.take('drop')) return;
-    if (!this.held && this.take('reorder')) {
-      this.held = delivery;
-      return;
-    }
-    const batch = [delivery];
-    if (this.take('duplicate')) batch.push(delivery);
-    if (this.held) {
-      batch.push(this.held);
-      this.held = undefined;
-    }
-    for (const item of batch) this.queue = this.queue.then(() => this.deliver(item));
   }
 
   private async deliver(delivery: HookDelivery): Promise<void> {
