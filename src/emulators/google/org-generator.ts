@@ -1,3 +1,5 @@
+import { DEPARTMENTS, FAMILY_NAMES as FAMILY, GIVEN_NAMES as GIVEN, JOB_TITLES as TITLES } from '../kit/names.ts';
+import { pickWith, seededRandom } from '../kit/seeded-random.ts';
 import { GoogleOrg, type MemberRole } from './org-model.ts';
 
 export interface GenerateOrgOptions {
@@ -9,31 +11,14 @@ export interface GenerateOrgOptions {
   now?: () => number;
 }
 
-const GIVEN = ['Ada', 'Bruno', 'Chiara', 'Dmitri', 'Elif', 'Farid', 'Greta', 'Hiro', 'Ines', 'Jonas', 'Kemi', 'Lars', 'Mei', 'Nadia', 'Omar', 'Priya', 'Quinn', 'Rosa', 'Sven', 'Tariq', 'Uma', 'Vera', 'Wen', 'Xavier', 'Yara', 'Zoe'];
-const FAMILY = ['Abe', 'Brandt', 'Costa', 'Diaz', 'Eriksen', 'Fischer', 'Garcia', 'Haddad', 'Ito', 'Jansen', 'Kowalski', 'Lopez', 'Moreau', 'Nakamura', 'Okafor', 'Petrov', 'Rossi', 'Silva', 'Tanaka', 'Usman', 'Varga', 'Weber', 'Yilmaz', 'Zhang'];
-const DEPARTMENTS = ['Engineering', 'Sales', 'Marketing', 'Finance', 'People', 'Legal', 'Support', 'Operations', 'Product', 'Design', 'Security', 'Research'];
-const TITLES = ['Associate', 'Specialist', 'Senior Specialist', 'Lead', 'Manager', 'Director'];
-
-/** mulberry32: tiny, fast and deterministic, so the same seed always builds the same org. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Builds an org deterministically: user 0 is the super admin, managers form a tree of fan-out 8 (so a
  * manager always exists before their reports), one group per department holding its people, other groups
  * with a few random members, and some groups nested inside others.
  */
 export function generateOrg(options: GenerateOrgOptions): GoogleOrg {
-  const random = rng(options.seed ?? 1);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const random = seededRandom(options.seed ?? 1);
+  const pick = pickWith(random);
   const domain = options.domain ?? 'example.com';
   const org = new GoogleOrg({ domain, customerId: options.customerId ?? 'C03emu001', ...(options.now ? { now: options.now } : {}) });
   const baseTime = Date.UTC(2020, 0, 1);

@@ -1,3 +1,5 @@
+import { JOB_TITLES as TITLES } from '../kit/names.ts';
+import { pickWith, seededRandom } from '../kit/seeded-random.ts';
 import { JumpCloudOrg, type SystemUserState } from './org-model.ts';
 
 export interface GenerateJumpCloudOrgOptions {
@@ -9,22 +11,10 @@ export interface GenerateJumpCloudOrgOptions {
   now?: () => number;
 }
 
+/** Shorter lists than the other emulators' (kit/names.ts): changing them would change every seeded org. */
 const GIVEN = ['Ada', 'Bruno', 'Chiara', 'Dmitri', 'Elif', 'Farid', 'Greta', 'Hiro', 'Ines', 'Jonas', 'Kemi', 'Lars', 'Mei', 'Nadia', 'Omar', 'Priya', 'Quinn', 'Rosa', 'Sven', 'Tariq'];
 const FAMILY = ['Abe', 'Brandt', 'Costa', 'Diaz', 'Eriksen', 'Fischer', 'Garcia', 'Haddad', 'Ito', 'Jansen', 'Kowalski', 'Lopez', 'Moreau', 'Okafor', 'Petrov', 'Rossi'];
 const DEPARTMENTS = ['Engineering', 'Sales', 'Marketing', 'Finance', 'People', 'Support', 'Operations', 'Product'];
-const TITLES = ['Associate', 'Specialist', 'Senior Specialist', 'Lead', 'Manager', 'Director'];
-
-/** mulberry32: the same seed always builds the same org. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Builds an org deterministically: user 0 is the admin, managers form a tree of fan-out 8 (a manager
@@ -32,8 +22,8 @@ function rng(seed: number): () => number {
  * attributes, one group per department holds its people and further groups a few random members.
  */
 export function generateJumpCloudOrg(options: GenerateJumpCloudOrgOptions): JumpCloudOrg {
-  const random = rng(options.seed ?? 1);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const random = seededRandom(options.seed ?? 1);
+  const pick = pickWith(random);
   const domain = options.domain ?? 'example.com';
   const org = new JumpCloudOrg({ orgId: options.orgId ?? '5f1e0d2c3b4a59687766a001', ...(options.now ? { now: options.now } : {}) });
   const userIds: string[] = [];

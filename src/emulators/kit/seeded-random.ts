@@ -12,3 +12,8 @@ export function seededRandom(seed: number): Random {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Picks one of `items` with `random`, each about equally often. */
+export function pickWith(random: Random): <T>(items: readonly T[]) => T {
+  return (items) => items[Math.floor(random() * items.length)]!;
+}

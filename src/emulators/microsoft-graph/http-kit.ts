@@ -49,18 +49,6 @@ export function matchPath(pattern: string, path: string): Record<string, string>
   return matchPattern(pattern, path, { ignoreCase: true });
 }
 
-/** mulberry32: small, fast and deterministic, so a seed always builds the same tenant and the same faults. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A GUID drawn from `random`: Entra object ids are GUIDs. */
 export function guidFrom(random: () => number): string {
   const hex = Array.from({ length: 32 }, () => Math.floor(random() * 16).toString(16)).join('');

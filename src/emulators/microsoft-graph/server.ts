@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { seededRandom } from '../kit/seeded-random.ts';
 import { GraphBehaviours, resourceUnitCost } from './behaviours.ts';
 import { createControl, handleControl, type GraphEmulatorControl } from './control.ts';
 import { DeltaQueries, type DeltaSettings } from './delta-query.ts';
 import { DIRECTORY_ROUTES, type ApiRequest, type ApiResult, type DirectoryDeps, type Route } from './directory-routes.ts';
-import { GraphApiError, graphErrorBody, matchPath, readBody, readJsonObject, seededRandom, sendGraphError, sendJson } from './http-kit.ts';
+import { GraphApiError, graphErrorBody, matchPath, readBody, readJsonObject, sendGraphError, sendJson } from './http-kit.ts';
 import { IdentityPlatform, type AppRegistration } from './identity-platform.ts';
 import { OpaqueTokens } from './opaque-tokens.ts';
 import { Subscriptions, type Delivery } from './subscriptions.ts';

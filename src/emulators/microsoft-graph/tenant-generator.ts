@@ -1,4 +1,5 @@
-import { seededRandom } from './http-kit.ts';
+import { JOB_TITLES as TITLES } from '../kit/names.ts';
+import { pickWith, seededRandom } from '../kit/seeded-random.ts';
 import { GraphTenant } from './tenant-model.ts';
 
 export interface GenerateTenantOptions {
@@ -13,7 +14,6 @@ export interface GenerateTenantOptions {
 const GIVEN = ['Adele', 'Bianca', 'Cameron', 'Diego', 'Emily', 'Finn', 'Grady', 'Henrietta', 'Isaiah', 'Johanna', 'Kai', 'Lee', 'Megan', 'Nestor', 'Olivia', 'Patti', 'Raul', 'Sofia', 'Tomas', 'Uri', 'Vance', 'Wanda', 'Xin', 'Yusuf', 'Zara'];
 const FAMILY = ['Vance', 'Pisani', 'White', 'Ramos', 'Braun', 'Ito', 'Archie', 'Novak', 'Levy', 'Larsen', 'Moreno', 'Gonzales', 'Bowen', 'Sato', 'Kowal', 'Fern', 'Okoro', 'Qureshi', 'Reyes', 'Smith'];
 const DEPARTMENTS = ['Engineering', 'Sales', 'Marketing', 'Finance', 'Human Resources', 'Legal', 'Support', 'Operations', 'Product', 'Research'];
-const TITLES = ['Associate', 'Specialist', 'Senior Specialist', 'Lead', 'Manager', 'Director'];
 
 /**
  * Builds a tenant deterministically: user 0 is the global admin, managers form a tree of fan-out 8, one
@@ -22,7 +22,7 @@ const TITLES = ['Associate', 'Specialist', 'Senior Specialist', 'Lead', 'Manager
  */
 export function generateTenant(options: GenerateTenantOptions): GraphTenant {
   const random = seededRandom((options.seed ?? 1) * 7919);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const pick = pickWith(random);
   const domain = options.domain ?? 'contoso.onmicrosoft.com';
   const tenant = new GraphTenant({ domain, seed: options.seed ?? 1, ...(options.tenantId ? { tenantId: options.tenantId } : {}), ...(options.now ? { now: options.now } : {}) });
   const userIds: string[] = [];

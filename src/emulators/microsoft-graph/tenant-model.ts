@@ -2,7 +2,8 @@
  * The emulated Entra tenant: users, groups and direct memberships, mutable in memory. Every change is
  * written to a change log (what delta rounds read) and announced (what subscriptions notify).
  */
-import { guidFrom, seededRandom } from './http-kit.ts';
+import { seededRandom } from '../kit/seeded-random.ts';
+import { guidFrom } from './http-kit.ts';
 
 export interface OnPremisesExtensionAttributes {
   [name: `extensionAttribute${number}`]: string | null;

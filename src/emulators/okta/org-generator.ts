@@ -1,3 +1,5 @@
+import { DEPARTMENTS, FAMILY_NAMES as FAMILY, GIVEN_NAMES as GIVEN, JOB_TITLES as TITLES } from '../kit/names.ts';
+import { pickWith, seededRandom } from '../kit/seeded-random.ts';
 import { OktaOrg, type UserStatus } from './org-model.ts';
 
 export interface GenerateOrgOptions {
@@ -7,11 +9,6 @@ export interface GenerateOrgOptions {
   domain?: string;
   now?: () => number;
 }
-
-const GIVEN = ['Ada', 'Bruno', 'Chiara', 'Dmitri', 'Elif', 'Farid', 'Greta', 'Hiro', 'Ines', 'Jonas', 'Kemi', 'Lars', 'Mei', 'Nadia', 'Omar', 'Priya', 'Quinn', 'Rosa', 'Sven', 'Tariq', 'Uma', 'Vera', 'Wen', 'Xavier', 'Yara', 'Zoe'];
-const FAMILY = ['Abe', 'Brandt', 'Costa', 'Diaz', 'Eriksen', 'Fischer', 'Garcia', 'Haddad', 'Ito', 'Jansen', 'Kowalski', 'Lopez', 'Moreau', 'Nakamura', 'Okafor', 'Petrov', 'Rossi', 'Silva', 'Tanaka', 'Usman', 'Varga', 'Weber', 'Yilmaz', 'Zhang'];
-const DEPARTMENTS = ['Engineering', 'Sales', 'Marketing', 'Finance', 'People', 'Legal', 'Support', 'Operations', 'Product', 'Design', 'Security', 'Research'];
-const TITLES = ['Associate', 'Specialist', 'Senior Specialist', 'Lead', 'Manager', 'Director'];
 
 /** How often each status appears among generated people (the rest are ACTIVE). */
 const STATUS_SHARES: Array<[UserStatus, number]> = [
@@ -24,26 +21,14 @@ const STATUS_SHARES: Array<[UserStatus, number]> = [
   ['RECOVERY', 0.01],
 ];
 
-/** mulberry32: tiny, fast and deterministic, so the same seed always builds the same org. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Builds an org deterministically: user 0 is the admin, managers form a tree of fan-out 8 (referenced by
  * `managerId`, as Okta's profile holds them), people in every status Okta has, one OKTA_GROUP per
  * department holding its people, a few APP_GROUPs (imported, read-only in Okta) and project groups.
  */
 export function generateOrg(options: GenerateOrgOptions): OktaOrg {
-  const random = rng(options.seed ?? 1);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const random = seededRandom(options.seed ?? 1);
+  const pick = pickWith(random);
   const domain = options.domain ?? 'example.com';
   const org = new OktaOrg({ domain, ...(options.now ? { now: options.now } : {}) });
   const baseTime = Date.UTC(2020, 0, 1);
