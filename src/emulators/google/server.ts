@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { HangingResponses, sendTruncatedJson } from '../kit/response-faults.ts';
 import { Behaviours } from './behaviours.ts';
 import { createControl, handleControl, type GoogleEmulatorControl } from './control.ts';
 import { findDirectoryRoute, type ApiResult, type DirectoryDeps } from './directory-routes.ts';
@@ -54,7 +55,7 @@ export async function startGoogleEmulator(options: GoogleEmulatorOptions = {}): 
   const channels = new WatchChannels({ org, now, resourceUriBase: () => baseUrl, ...(options.sendNotification ? { send: options.sendNotification } : {}) });
   const deps: DirectoryDeps = { org, pageTokens: new PageTokens(randomBytes(32).toString('hex'), now), channels, memberLists: new Map() };
   const control = createControl({ org, oauth, behaviours, channels, advanceTime: (ms) => (clockOffset += ms) });
-  const hanging = new Set<ServerResponse>();
+  const hanging = new HangingResponses();
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -96,12 +97,7 @@ export async function startGoogleEmulator(options: GoogleEmulatorOptions = {}): 
     const throttled = behaviours.checkThrottle(grant.subject);
     if (throttled) throw new GoogleApiError(403, throttled.reason, throttled.message);
     const fault = behaviours.nextFault();
-    if (fault?.kind === 'timeout') {
-      // Never answer: the client's own timeout is what is under test. close() frees the socket.
-      hanging.add(res);
-      res.on('close', () => hanging.delete(res));
-      return;
-    }
+    if (fault?.kind === 'timeout') return hanging.hold(res);
     if (fault?.kind === 'server-error') {
       const status = fault.status ?? 503;
       throw new GoogleApiError(status, status === 503 ? 'serviceUnavailable' : 'backendError', status === 503 ? 'The service is currently unavailable.' : 'Backend Error');
@@ -110,7 +106,7 @@ export async function startGoogleEmulator(options: GoogleEmulatorOptions = {}): 
       found.route.handle(deps, { method, path, query: url.searchParams, readJson: () => readJsonObject(req) }, found.params),
     );
     if (result.body === undefined) return void res.writeHead(result.status).end();
-    if (fault?.kind === 'truncated') return sendTruncated(res, result);
+    if (fault?.kind === 'truncated') return sendTruncatedJson(res, result.status, result.body, { 'content-type': 'application/json; charset=UTF-8' });
     return sendJson(res, result.status, result.body);
   }
 
@@ -134,16 +130,9 @@ export async function startGoogleEmulator(options: GoogleEmulatorOptions = {}): 
     now,
     close: async () => {
       channels.close();
-      for (const res of hanging) res.destroy();
+      hanging.destroyAll();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** A 200 whose body stops halfway: chunked, so the client sees a complete response holding invalid JSON. */
-function sendTruncated(res: ServerResponse, result: ApiResult): void {
-  const text = JSON.stringify(result.body);
-  res.writeHead(result.status, { 'content-type': 'application/json; charset=UTF-8' });
-  res.end(text.slice(0, Math.max(1, Math.floor(text.length / 2))));
 }

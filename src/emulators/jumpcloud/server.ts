@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { HangingResponses, sendTruncatedJson } from '../kit/response-faults.ts';
 import { findApiRoute, type ApiDeps } from './api-routes.ts';
 import { ApiKeys, type OrgIdRule } from './api-keys.ts';
 import { Behaviours } from './behaviours.ts';
@@ -59,7 +60,7 @@ export async function startJumpCloudEmulator(options: JumpCloudEmulatorOptions =
   const drift = new DriftSwitch(org);
   const deps: ApiDeps = { org, drift, list: { overLimit: options.overLimit ?? 'reject' } };
   const control = createControl({ org, keys, behaviours, drift });
-  const hanging = new Set<ServerResponse>();
+  const hanging = new HangingResponses();
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -87,16 +88,11 @@ export async function startJumpCloudEmulator(options: JumpCloudEmulatorOptions =
     const throttled = behaviours.checkThrottle(grant.label);
     if (throttled) throw new JumpCloudApiError(429, 'Too Many Requests', throttled.headers);
     const fault = behaviours.nextFault();
-    if (fault?.kind === 'timeout') {
-      // Never answer: the client's own timeout is what is under test. close() frees the socket.
-      hanging.add(res);
-      res.on('close', () => hanging.delete(res));
-      return;
-    }
+    if (fault?.kind === 'timeout') return hanging.hold(res);
     if (fault?.kind === 'server-error') throw new JumpCloudApiError(fault.status ?? 503, fault.status === 500 ? 'internal error' : 'service unavailable');
     const logged = { method, path, query: Object.fromEntries(url.searchParams) };
     const body = await behaviours.observe(`${method} ${found.route.pattern}`, logged, () => found.route.handle(deps, { query: url.searchParams }, found.params));
-    if (fault?.kind === 'truncated') return sendTruncated(res, body);
+    if (fault?.kind === 'truncated') return sendTruncatedJson(res, 200, body, { 'content-type': 'application/json; charset=utf-8' });
     return sendJson(res, 200, body);
   }
 
@@ -117,16 +113,9 @@ export async function startJumpCloudEmulator(options: JumpCloudEmulatorOptions =
     multiTenantApiKey,
     orgId: org.orgId,
     close: async () => {
-      for (const res of hanging) res.destroy();
+      hanging.destroyAll();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** A 200 whose body stops halfway: the client sees a complete response holding invalid JSON. */
-function sendTruncated(res: ServerResponse, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-  res.end(text.slice(0, Math.max(1, Math.floor(text.length / 2))));
 }

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { seededRandom } from '../kit/seeded-random.ts';
+import { HangingResponses, sendTruncatedJson } from '../kit/response-faults.ts';
 import { GraphBehaviours, resourceUnitCost } from './behaviours.ts';
 import { createControl, handleControl, type GraphEmulatorControl } from './control.ts';
 import { DeltaQueries, type DeltaSettings } from './delta-query.ts';
@@ -69,7 +70,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     ...(options.sendNotification ? { send: options.sendNotification } : {}),
   });
   const control = createControl({ tenant, identity, clientId: app.clientId, behaviours, delta, subscriptions, advanceTime: (ms) => (clockOffset += ms) });
-  const hanging = new Set<ServerResponse>();
+  const hanging = new HangingResponses();
 
   const routes: Route[] = [
     ...DELTA_PATHS('users').map((pattern) => ({ method: 'GET', pattern, handle: (_d: DirectoryDeps, request: ApiRequest) => delta.handle('users', request) })),
@@ -132,12 +133,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     const throttled = behaviours.charge(resourceUnitCost(routeName, url.searchParams), `Tenant_Application/ReadOnly/${app.clientId}/${tenant.tenantId}`, headers);
     if (throttled) return sendJson(res, 429, graphErrorBody(behaviours.throttleAnswer.code, behaviours.throttleAnswer.message, now()), headers);
     const fault = behaviours.nextFault();
-    if (fault?.kind === 'timeout') {
-      // Never answer: the client's own timeout is what is under test. close() frees the socket.
-      hanging.add(res);
-      res.on('close', () => hanging.delete(res));
-      return;
-    }
+    if (fault?.kind === 'timeout') return hanging.hold(res);
     if (fault?.kind === 'server-error') {
       const status = fault.status ?? 503;
       const code = { 500: 'generalException', 502: 'BadGateway', 503: 'serviceNotAvailable', 504: 'GatewayTimeout' }[status];
@@ -147,11 +143,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     const result: ApiResult = await behaviours.observe(routeName, async () => found.route.handle(deps, request, found.params));
     Object.assign(headers, result.headers ?? {});
     if (result.body === undefined) return void res.writeHead(result.status, headers).end();
-    if (fault?.kind === 'truncated') {
-      const text = JSON.stringify(result.body);
-      res.writeHead(result.status, { ...headers, 'content-type': 'application/json;odata.metadata=minimal;charset=utf-8' });
-      return void res.end(text.slice(0, Math.max(1, Math.floor(text.length / 2))));
-    }
+    if (fault?.kind === 'truncated') return sendTruncatedJson(res, result.status, result.body, { ...headers, 'content-type': 'application/json;odata.metadata=minimal;charset=utf-8' });
     return sendJson(res, result.status, result.body, headers);
   }
 
@@ -173,7 +165,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     now,
     close: async () => {
       subscriptions.close();
-      for (const res of hanging) res.destroy();
+      hanging.destroyAll();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

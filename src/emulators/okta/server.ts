@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { HangingResponses, sendTruncatedJson } from '../kit/response-faults.ts';
 import { findApiRoute, type ApiDeps, type ApiResult } from './api-routes.ts';
 import { OktaAuth, READ_SCOPES, type ServiceAppCredentials } from './auth.ts';
 import { Behaviours } from './behaviours.ts';
@@ -73,7 +74,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
   });
   const deps: ApiDeps = { org, log, hooks, baseUrl: () => baseUrl };
   const control = createControl({ org, auth, behaviours, rateLimits, hooks, log, advanceTime: (ms) => (clockOffset += ms) });
-  const hanging = new Set<ServerResponse>();
+  const hanging = new HangingResponses();
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -112,12 +113,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       if (found === 'method-not-allowed') throw new OktaApiError(405, 'E0000022', 'The endpoint does not support the provided HTTP method');
       auth.authenticate(req.headers.authorization, found.route.scope);
       const fault = behaviours.nextFault(path);
-      if (fault?.kind === 'timeout') {
-        // Never answer: the client's own timeout is what is under test. close() frees the socket.
-        hanging.add(res);
-        res.on('close', () => hanging.delete(res));
-        return;
-      }
+      if (fault?.kind === 'timeout') return hanging.hold(res);
       if (fault?.kind === 'server-error') {
         const status = fault.status ?? 500;
         throw status === 500 ? OKTA_ERRORS.internal() : new OktaApiError(status, 'E0000009', status === 503 ? 'Service Unavailable' : 'Bad Gateway');
@@ -127,11 +123,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       );
       if (result.links) res.setHeader('link', result.links);
       if (result.body === undefined) return void res.writeHead(result.status).end();
-      if (fault?.kind === 'truncated') {
-        const text = JSON.stringify(result.body);
-        res.writeHead(result.status, { 'content-type': 'application/json' });
-        return void res.end(text.slice(0, Math.max(1, Math.floor(text.length / 2))));
-      }
+      if (fault?.kind === 'truncated') return sendTruncatedJson(res, result.status, result.body, { 'content-type': 'application/json' });
       return sendJson(res, result.status, result.body);
     } finally {
       rateLimits.leave();
@@ -160,7 +152,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     close: async () => {
       hooks.close();
       log.close();
-      for (const res of hanging) res.destroy();
+      hanging.destroyAll();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
