@@ -1,6 +1,6 @@
 /** Throttling and fault injection for API calls, switched on and off per test. */
-import { FaultInjector, type FaultKind, type FaultRuleBase } from '../kit/faults.ts';
-import { RequestStats } from '../kit/request-stats.ts';
+import { ApiBehaviours } from '../kit/api-behaviours.ts';
+import type { FaultKind, FaultRuleBase } from '../kit/faults.ts';
 import { seededRandom } from '../kit/seeded-random.ts';
 import { SimpleThrottle } from '../kit/simple-throttle.ts';
 
@@ -26,25 +26,12 @@ const MESSAGES: Record<ThrottleReason, string> = {
   quotaExceeded: 'Quota exceeded for quota metric \'Concurrent requests\' of service \'admin.googleapis.com\'.',
 };
 
-export class Behaviours {
+export class Behaviours extends ApiBehaviours<FaultRule> {
   private readonly throttle: SimpleThrottle<ThrottleRule>;
-  private readonly faults: FaultInjector<FaultRule>;
-  private readonly requests = new RequestStats();
 
   constructor(seed: number, now: () => number) {
-    // One generator for throttle and faults, so a seed fixes the whole sequence.
-    const random = seededRandom(seed);
-    this.throttle = new SimpleThrottle(random, now);
-    this.faults = new FaultInjector(random);
-  }
-
-  /** Delay added to every API call, so a test can catch a sync part-way through. */
-  get latencyMs(): number {
-    return this.requests.latencyMs;
-  }
-
-  set latencyMs(ms: number) {
-    this.requests.latencyMs = ms;
+    super(seededRandom(seed));
+    this.throttle = new SimpleThrottle(this.random, now);
   }
 
   /** Counters tests read to check what was actually injected and asked. */
@@ -56,18 +43,9 @@ export class Behaviours {
     this.throttle.set(rule);
   }
 
-  addFault(rule: FaultRule): void {
-    this.faults.add(rule);
-  }
-
-  clearFaults(): void {
-    this.faults.clear();
-  }
-
-  reset(): void {
+  override reset(): void {
+    super.reset();
     this.setThrottle(undefined);
-    this.clearFaults();
-    this.requests.reset();
   }
 
   /** Counts one API call of `route` (e.g. `GET /admin/directory/v1/users`) for as long as `work` runs. */

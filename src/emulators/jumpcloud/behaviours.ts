@@ -2,8 +2,8 @@
  * Throttling and fault injection for API calls, switched on and off per test. JumpCloud publishes no rate
  * limits [unverified]: throttling is a plain 429, with a Retry-After only when a rule asks for one.
  */
-import { FaultInjector, type FaultKind, type FaultRuleBase } from '../kit/faults.ts';
-import { RequestStats } from '../kit/request-stats.ts';
+import { ApiBehaviours } from '../kit/api-behaviours.ts';
+import type { FaultKind, FaultRuleBase } from '../kit/faults.ts';
 import { seededRandom } from '../kit/seeded-random.ts';
 import { SimpleThrottle } from '../kit/simple-throttle.ts';
 
@@ -28,27 +28,14 @@ export interface LoggedRequest {
 
 const LOG_KEPT = 2000;
 
-export class Behaviours {
+export class Behaviours extends ApiBehaviours<FaultRule> {
   private readonly throttle: SimpleThrottle<ThrottleRule>;
-  private readonly faults: FaultInjector<FaultRule>;
-  private readonly requests = new RequestStats();
   /** The latest API requests (method, path, query), oldest first. */
   private log: LoggedRequest[] = [];
 
   constructor(seed: number, now: () => number) {
-    // One generator for throttle and faults, so a seed fixes the whole sequence.
-    const random = seededRandom(seed);
-    this.throttle = new SimpleThrottle(random, now);
-    this.faults = new FaultInjector(random);
-  }
-
-  /** Delay added to every API call, so a test can catch a sync part-way through. */
-  get latencyMs(): number {
-    return this.requests.latencyMs;
-  }
-
-  set latencyMs(ms: number) {
-    this.requests.latencyMs = ms;
+    super(seededRandom(seed));
+    this.throttle = new SimpleThrottle(this.random, now);
   }
 
   get stats(): { throttled: number; faults: Record<FaultKind, number>; requests: Record<string, number>; maxInFlight: number; log: LoggedRequest[] } {
@@ -59,18 +46,9 @@ export class Behaviours {
     this.throttle.set(rule);
   }
 
-  addFault(rule: FaultRule): void {
-    this.faults.add(rule);
-  }
-
-  clearFaults(): void {
-    this.faults.clear();
-  }
-
-  reset(): void {
+  override reset(): void {
+    super.reset();
     this.setThrottle(undefined);
-    this.clearFaults();
-    this.requests.reset();
     this.log = [];
   }
 

@@ -1,7 +1,7 @@
 /** Throttling and fault injection for Graph API calls, switched on and off per test. */
-import { FaultInjector, type FaultKind, type FaultRuleBase } from '../kit/faults.ts';
-import { RequestStats } from '../kit/request-stats.ts';
-import { seededRandom, type Random } from '../kit/seeded-random.ts';
+import { ApiBehaviours } from '../kit/api-behaviours.ts';
+import type { FaultKind, FaultRuleBase } from '../kit/faults.ts';
+import { seededRandom } from '../kit/seeded-random.ts';
 
 export type { FaultKind } from '../kit/faults.ts';
 
@@ -38,12 +38,9 @@ export interface ThrottleVerdict {
 /** The tenant size Graph picks a bucket by; the limits per 10 s are Graph's published ones. */
 export const RESOURCE_UNIT_LIMITS = { small: 3_500, medium: 5_000, large: 8_000 } as const;
 
-export class GraphBehaviours {
+export class GraphBehaviours extends ApiBehaviours<FaultRule> {
   private throttle: GraphThrottleRule | undefined;
   private spent: Array<{ at: number; cost: number }> = [];
-  private readonly faults: FaultInjector<FaultRule>;
-  private readonly requests = new RequestStats();
-  private readonly random: Random;
   private throttled = 0;
   private resourceUnits = 0;
   throttleAnswer: ThrottleAnswerShape = { code: 'TooManyRequests', message: 'Too many requests.' };
@@ -52,18 +49,7 @@ export class GraphBehaviours {
     seed: number,
     private readonly now: () => number,
   ) {
-    // One generator for throttle and faults, so a seed fixes the whole sequence.
-    this.random = seededRandom(seed ^ 0x5eed);
-    this.faults = new FaultInjector(this.random);
-  }
-
-  /** Delay added to every API call, so a test can catch a sync part-way through. */
-  get latencyMs(): number {
-    return this.requests.latencyMs;
-  }
-
-  set latencyMs(ms: number) {
-    this.requests.latencyMs = ms;
+    super(seededRandom(seed ^ 0x5eed));
   }
 
   get stats(): { throttled: number; faults: Record<FaultKind, number>; requests: Record<string, number>; maxInFlight: number; resourceUnits: number } {
@@ -75,18 +61,9 @@ export class GraphBehaviours {
     this.spent = [];
   }
 
-  addFault(rule: FaultRule): void {
-    this.faults.add(rule);
-  }
-
-  clearFaults(): void {
-    this.faults.clear();
-  }
-
-  reset(): void {
+  override reset(): void {
+    super.reset();
     this.setThrottle(undefined);
-    this.clearFaults();
-    this.requests.reset();
     this.throttleAnswer = { code: 'TooManyRequests', message: 'Too many requests.' };
   }
 

@@ -1,6 +1,6 @@
 /** Fault injection, latency and request statistics of the Okta emulator, switched per test. */
-import { FaultInjector, type FaultKind, type FaultRuleBase } from '../kit/faults.ts';
-import { RequestStats } from '../kit/request-stats.ts';
+import { ApiBehaviours } from '../kit/api-behaviours.ts';
+import type { FaultKind, FaultRuleBase } from '../kit/faults.ts';
 import { seededRandom } from '../kit/seeded-random.ts';
 
 export type { FaultKind } from '../kit/faults.ts';
@@ -12,38 +12,13 @@ export interface FaultRule extends FaultRuleBase {
   pathPrefix?: string;
 }
 
-export class Behaviours {
-  private readonly faults: FaultInjector<FaultRule>;
-  private readonly requests = new RequestStats();
-
+export class Behaviours extends ApiBehaviours<FaultRule> {
   constructor(seed: number) {
-    this.faults = new FaultInjector(seededRandom(seed));
-  }
-
-  /** Delay added to every API call, so a test can catch a sync part-way through. */
-  get latencyMs(): number {
-    return this.requests.latencyMs;
-  }
-
-  set latencyMs(ms: number) {
-    this.requests.latencyMs = ms;
+    super(seededRandom(seed));
   }
 
   get stats(): { faults: Record<FaultKind, number>; requests: Record<string, number>; maxInFlight: number } {
     return { faults: this.faults.injected, requests: this.requests.requests, maxInFlight: this.requests.maxInFlight };
-  }
-
-  addFault(rule: FaultRule): void {
-    this.faults.add(rule);
-  }
-
-  clearFaults(): void {
-    this.faults.clear();
-  }
-
-  reset(): void {
-    this.clearFaults();
-    this.requests.reset();
   }
 
   /** Counts one API call of `route` (e.g. `GET /api/v1/users`) for as long as `work` runs. */
