@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeNow, listenLocal } from '../kit/local-server.ts';
 import { HangingResponses, sendTruncatedJson } from '../kit/response-faults.ts';
 import { Behaviours } from './behaviours.ts';
 import { createControl, handleControl, type GoogleEmulatorControl } from './control.ts';
@@ -110,13 +110,7 @@ export async function startGoogleEmulator(options: GoogleEmulatorOptions = {}): 
     return sendJson(res, result.status, result.body);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  baseUrl = `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
+  baseUrl = await listenLocal(server, options);
   oauth.tokenUrl = `${baseUrl}/token`;
   const serviceAccountKey = await oauth.createServiceAccount(options.serviceAccountEmail ?? `roster-sync@emulator-project.iam.gserviceaccount.com`, 'emulator-project');
 
@@ -131,8 +125,7 @@ export async function startGoogleEmulator(options: GoogleEmulatorOptions = {}): 
     close: async () => {
       channels.close();
       hanging.destroyAll();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeNow(server);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeNow, listenLocal } from '../kit/local-server.ts';
 import { HangingResponses, sendTruncatedJson } from '../kit/response-faults.ts';
 import { findApiRoute, type ApiDeps } from './api-routes.ts';
 import { ApiKeys, type OrgIdRule } from './api-keys.ts';
@@ -96,13 +96,7 @@ export async function startJumpCloudEmulator(options: JumpCloudEmulatorOptions =
     return sendJson(res, 200, body);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const baseUrl = `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
+  const baseUrl = await listenLocal(server, options);
 
   return {
     url: baseUrl,
@@ -114,8 +108,7 @@ export async function startJumpCloudEmulator(options: JumpCloudEmulatorOptions =
     orgId: org.orgId,
     close: async () => {
       hanging.destroyAll();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeNow(server);
     },
   };
 }

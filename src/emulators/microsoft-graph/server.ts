@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { seededRandom } from '../kit/seeded-random.ts';
+import { closeNow, listenLocal } from '../kit/local-server.ts';
 import { HangingResponses, sendTruncatedJson } from '../kit/response-faults.ts';
+import { seededRandom } from '../kit/seeded-random.ts';
 import { GraphBehaviours, resourceUnitCost } from './behaviours.ts';
 import { createControl, handleControl, type GraphEmulatorControl } from './control.ts';
 import { DeltaQueries, type DeltaSettings } from './delta-query.ts';
@@ -147,13 +147,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     return sendJson(res, result.status, result.body, headers);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  baseUrl = `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
+  baseUrl = await listenLocal(server, options);
 
   return {
     url: baseUrl,
@@ -166,8 +160,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     close: async () => {
       subscriptions.close();
       hanging.destroyAll();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeNow(server);
     },
   };
 }

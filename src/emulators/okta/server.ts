@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeNow, listenLocal } from '../kit/local-server.ts';
 import { HangingResponses, sendTruncatedJson } from '../kit/response-faults.ts';
 import { findApiRoute, type ApiDeps, type ApiResult } from './api-routes.ts';
 import { OktaAuth, READ_SCOPES, type ServiceAppCredentials } from './auth.ts';
@@ -130,13 +130,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  baseUrl = `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
+  baseUrl = await listenLocal(server, options);
   auth.tokenUrl = `${baseUrl}/oauth2/v1/token`;
   const apiToken = auth.createApiToken();
   const serviceApp = await auth.createServiceApp(options.serviceAppScopes ?? [...READ_SCOPES, 'okta.eventHooks.manage']);
@@ -153,8 +147,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       hooks.close();
       log.close();
       hanging.destroyAll();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeNow(server);
     },
   };
 }
