@@ -6,11 +6,12 @@
  * Phases: the floor (the same pages bulk-inserted raw into a plain table), the initial load into an
  * empty store, an unchanged re-apply, and a re-apply with 1% of users changed.
  *
- *   npm run bench -- [--only reconcile|webhooks|scim|google] [--engine sqlite|postgres|all] [--users N] [--postgres-url URL]
+ *   npm run bench -- [--only reconcile|webhooks|scim|google|graph|okta|jumpcloud] [--engine sqlite|postgres|all] [--users N] [--postgres-url URL]
  *
  * Then (unless another `--only` is given) the webhook delivery benchmark of bench/webhooks.ts, on SQLite unless an
  * engine is named, the SCIM server benchmark of bench/scim.ts (a Roster process on SQLite under HTTP load), and
- * the Google sync benchmark of bench/google-sync.ts (a full sync of an emulated Google org over HTTP, on SQLite).
+ * the Google sync benchmark of bench/google-sync.ts (a full sync of an emulated Google org over HTTP, on SQLite), and
+ * the Microsoft Graph, Okta and JumpCloud sync benchmarks of bench/provider-sync.ts (full, unchanged and 100-change rounds).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ import { RssSampler } from './rss-sampler.ts';
 import { SyntheticDirectory, type SnapshotVariant } from './synthetic-directory.ts';
 import { runScimBenchmark } from './scim.ts';
 import { runGoogleSyncBenchmark } from './google-sync.ts';
+import { PROVIDER_BENCHMARKS, runProviderSyncBenchmark } from './provider-sync.ts';
 import { runWebhookBenchmark } from './webhooks.ts';
 
 const PAGE_SIZE = 5000;
@@ -193,7 +195,7 @@ function runEngineInChild(engine: Engine): Promise<PhaseResult[]> {
 }
 
 const only = flags.only;
-const BENCHMARKS = ['reconcile', 'webhooks', 'scim', 'google'];
+const BENCHMARKS: string[] = ['reconcile', 'webhooks', 'scim', 'google', ...PROVIDER_BENCHMARKS];
 if (only !== undefined && !BENCHMARKS.includes(only)) throw new Error(`--only must be one of ${BENCHMARKS.join(', ')}, got '${only}'`);
 const runs = (name: string) => only === undefined || only === name;
 
@@ -248,4 +250,8 @@ if (runs('google') && !flags['json-out']) {
     `\nGoogle sync: full sync of a ${users.toLocaleString('en-US')}-user, ${groups.toLocaleString('en-US')}-group emulated Google org over HTTP, on SQLite (emulator in its own process)`,
   );
   await runGoogleSyncBenchmark({ users, groups, seed: 1 });
+}
+
+for (const provider of PROVIDER_BENCHMARKS) {
+  if (runs(provider) && !flags['json-out']) await runProviderSyncBenchmark(provider, { users, groups: Math.max(1, Math.floor(users / 50)), seed: 1 });
 }
