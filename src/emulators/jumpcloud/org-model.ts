@@ -74,6 +74,8 @@ export class JumpCloudOrg {
   readonly orgId: string;
   private readonly now: () => number;
   private readonly users = new Map<string, SystemUser>();
+  /** The unique fields' values (lower-cased) → user id: uniqueness is a lookup, not a scan of every user. */
+  private readonly uniqueValues = new Map<(typeof UNIQUE_USER_FIELDS)[number], Map<string, string>>(UNIQUE_USER_FIELDS.map((field) => [field, new Map()]));
   /** `_id`s in ascending order (the default listing order). */
   private readonly sortedUserIds: string[] = [];
   private readonly groups = new Map<string, UserGroup>();
@@ -167,6 +169,7 @@ export class JumpCloudOrg {
     this.checkUnique(user);
     if (user.manager !== null) this.requireUser(user.manager);
     this.users.set(id, user);
+    this.indexUnique(user, undefined);
     insertSorted(this.sortedUserIds, id);
     this.version += 1;
     return user;
@@ -183,6 +186,7 @@ export class JumpCloudOrg {
     this.checkUnique(next, id);
     if (patch.manager) this.requireUser(patch.manager);
     this.users.set(id, next);
+    this.indexUnique(next, user);
     this.version += 1;
     return next;
   }
@@ -202,6 +206,7 @@ export class JumpCloudOrg {
   deleteUser(id: string): SystemUser {
     const user = this.requireUser(id);
     this.users.delete(id);
+    this.indexUnique(undefined, user);
     this.sortedUserIds.splice(this.sortedUserIds.indexOf(id), 1);
     for (const [groupId, ids] of this.members) this.members.set(groupId, ids.filter((member) => member !== id));
     for (const other of this.users.values()) if (other.manager === id) this.users.set(other._id, { ...other, manager: null });
@@ -213,9 +218,17 @@ export class JumpCloudOrg {
     for (const field of UNIQUE_USER_FIELDS) {
       const value = user[field];
       if (value === '') continue;
-      for (const other of this.users.values()) {
-        if (other._id !== except && other[field].toLowerCase() === value.toLowerCase()) throw new Error(`Conflict: ${field} ${value} already exists`);
-      }
+      const holder = this.uniqueValues.get(field)!.get(value.toLowerCase());
+      if (holder !== undefined && holder !== except) throw new Error(`Conflict: ${field} ${value} already exists`);
+    }
+  }
+
+  /** Moves a user's unique values in the index from what it was (`before`) to what it is (`after`). */
+  private indexUnique(after: SystemUser | undefined, before: SystemUser | undefined): void {
+    for (const field of UNIQUE_USER_FIELDS) {
+      const index = this.uniqueValues.get(field)!;
+      if (before && before[field] !== '') index.delete(before[field].toLowerCase());
+      if (after && after[field] !== '') index.set(after[field].toLowerCase(), after._id);
     }
   }
 
