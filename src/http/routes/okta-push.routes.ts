@@ -6,6 +6,7 @@ import type { PushChannelsRepo } from '../../store/push-channels.repo.ts';
 import { JOBS } from '../../sync/pull-connections.ts';
 import { describeSyncError } from '../../sync/sync-errors.ts';
 import type { FastifyZodInstance } from '../types.ts';
+import { acceptUnreadableJson } from './notification-body.ts';
 
 export interface OktaPushRoutesDeps {
   channels: PushChannelsRepo;
@@ -42,15 +43,7 @@ const refuse = (code: string, message: string) => ({ error: { code, message, det
 export function registerOktaPushRoutes(server: FastifyZodInstance, deps: OktaPushRoutesDeps): void {
   const seen = new RecentKeys(REMEMBERED_EVENTS);
   server.register(async (app) => {
-    // A body that does not parse is no delivery, answered as such rather than as a server error.
-    app.removeContentTypeParser('application/json');
-    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-      try {
-        done(null, body === '' ? undefined : JSON.parse(body as string));
-      } catch {
-        done(null, undefined);
-      }
-    });
+    acceptUnreadableJson(app);
 
     app.get('/push/:connectionId/okta/:channelId', {
       schema: { hide: true },

@@ -5,6 +5,7 @@ import type { JobQueue } from '../../jobs/job-queue.ts';
 import type { PushChannelsRepo } from '../../store/push-channels.repo.ts';
 import { JOBS } from '../../sync/pull-connections.ts';
 import type { FastifyZodInstance } from '../types.ts';
+import { acceptUnreadableJson } from './notification-body.ts';
 
 export interface PushRoutesDeps {
   channels: PushChannelsRepo;
@@ -23,15 +24,7 @@ const NOTIFICATION_BODY_LIMIT = 64 * 1024;
  */
 export function registerPushRoutes(server: FastifyZodInstance, deps: PushRoutesDeps): void {
   server.register(async (app) => {
-    // Google's handshake (`sync`) is a JSON-typed request with an empty body; an unreadable one is no notification.
-    app.removeContentTypeParser('application/json');
-    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-      try {
-        done(null, body === '' ? undefined : JSON.parse(body as string));
-      } catch {
-        done(null, undefined);
-      }
-    });
+    acceptUnreadableJson(app);
     registerGoogleReceiver(app as FastifyZodInstance, deps);
   });
 }
