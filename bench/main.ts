@@ -21,7 +21,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { toIncoming } from '../src/reconcile/incoming.ts';
 import { Reconciler } from '../src/reconcile/reconciler.ts';
-import type { Database } from '../src/store/database.ts';
 import { createStore, createTenant, DEFAULT_POSTGRES_URL, ENGINES, type Engine } from './bench-store.ts';
 import { createFloorTable, dropFloorTable, insertFloorPage } from './floor.ts';
 import { formatTable, phaseLabel, targetsFor, verdicts, type PhaseResult } from './report.ts';
@@ -31,6 +30,7 @@ import { runScimBenchmark } from './scim.ts';
 import { runGoogleSyncBenchmark } from './google-sync.ts';
 import { PROVIDER_BENCHMARKS, runProviderSyncBenchmark } from './provider-sync.ts';
 import { runWebhookBenchmark } from './webhooks.ts';
+import { difference, eventCounts } from './event-counts.ts';
 
 const PAGE_SIZE = 5000;
 const CHANGED_FRACTION = 0.01;
@@ -57,20 +57,6 @@ function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-async function eventCounts(database: Database): Promise<Map<string, number>> {
-  const rows = await database.db
-    .selectFrom('events')
-    .select(['type', (eb) => eb.fn.countAll<number>().as('n')])
-    .groupBy('type')
-    .execute();
-  return new Map(rows.map((r) => [r.type, Number(r.n)]));
-}
-
-function difference(after: Map<string, number>, before: Map<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [type, n] of after) if (n !== (before.get(type) ?? 0)) out[type] = n - (before.get(type) ?? 0);
-  return out;
-}
 
 async function runEngine(engine: Engine, directory: SyntheticDirectory, sampler: RssSampler): Promise<PhaseResult[]> {
   const location = await createStore(engine, 'bench', flags['postgres-url']);

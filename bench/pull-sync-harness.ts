@@ -23,6 +23,7 @@ import { createStore } from './bench-store.ts';
 import { emulatorCpuSeconds, startEmulatorProcess, type EmulatorProcess } from './emulator-process.ts';
 import { floor, type ConnectionBody, type FloorPlan, type FloorResult, type PullSource } from './pull-floor.ts';
 import { RssSampler } from './rss-sampler.ts';
+import { difference, eventCounts } from './event-counts.ts';
 
 export interface PullSyncBenchOptions {
   users: number;
@@ -273,21 +274,6 @@ async function emulatorUsage(provider: BenchProvider, emulator: EmulatorProcess)
   };
 }
 
-async function eventCounts(database: Database, organizationId: string): Promise<Map<string, number>> {
-  const rows = await database.db
-    .selectFrom('events')
-    .select(['type', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('organization_id', '=', organizationId)
-    .groupBy('type')
-    .execute();
-  return new Map(rows.map((r) => [r.type, Number(r.n)]));
-}
-
-function difference(after: Map<string, number>, before: Map<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [type, n] of after) if (n !== (before.get(type) ?? 0)) out[type] = n - (before.get(type) ?? 0);
-  return out;
-}
 
 async function storeCounts(database: Database, organizationId: string) {
   const count = async (table: 'users' | 'groups' | 'memberships') =>
