@@ -1,4 +1,5 @@
 import jsonata from 'jsonata';
+import { compileFastPath } from './jsonata-fast-path.ts';
 import { type z } from 'zod';
 import { isKnownHook, KNOWN_HOOKS } from './known-hooks.ts';
 import { isRecord } from './json-path.ts';
@@ -11,7 +12,32 @@ import {
 } from './provider-definition.ts';
 import { TemplateError, templatePlaceholders } from './url-template.ts';
 
-export type CompiledExpression = jsonata.Expression;
+/**
+ * A mapping ready to evaluate: the fast path where it covers the expression (see jsonata-fast-path.ts),
+ * the `jsonata` package for the rest and for every item the fast path declines or fails on, so results
+ * and errors are always the package's.
+ */
+export interface CompiledExpression {
+  evaluate(input: unknown): unknown;
+  /** Whether the fast path covers the whole expression. */
+  readonly fastPath: boolean;
+}
+
+export function compileMapping(source: string): CompiledExpression {
+  const expression = jsonata(source);
+  const fast = compileFastPath(expression.ast());
+  if (fast === undefined) return { fastPath: false, evaluate: (input) => expression.evaluate(input) };
+  return {
+    fastPath: true,
+    evaluate: (input) => {
+      try {
+        return fast(input);
+      } catch {
+        return expression.evaluate(input);
+      }
+    },
+  };
+}
 
 export interface CompiledMappings {
   user: CompiledExpression;
@@ -164,7 +190,7 @@ function compileMappings(spec: ProviderDefinitionSpec, issues: DefinitionIssue[]
     const source = spec.mappings[key];
     if (source === undefined) return undefined;
     try {
-      return jsonata(source);
+      return compileMapping(source);
     } catch (error) {
       issues.push({ path: `mappings.${key}`, message: describeJsonataError(error) });
       return undefined;
