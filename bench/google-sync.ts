@@ -18,13 +18,13 @@ import { join } from 'node:path';
 import type { JsonObject } from '../src/core/model.ts';
 import { loadProviderDefinition } from '../src/connectors/definition/load-provider-definition.ts';
 import { pages } from '../src/connectors/definition/pager.ts';
+import { googleWorkspaceType } from '../src/connectors/google/google.connection.ts';
 import { googleWorkspaceDefinition } from '../src/connectors/google/google.definition.ts';
 import type { ServiceAccountKey } from '../src/emulators/google/index.ts';
 import { JwtBearerStrategy } from '../src/sync/credentials/jwt-bearer.strategy.ts';
 import { TokenManager } from '../src/sync/credentials/token-manager.ts';
 import { fetchJsonVia } from '../src/sync/http/fetch-json.ts';
 import { ProviderHttpClient } from '../src/sync/http/provider-http-client.ts';
-import { throttleProfiles } from '../src/sync/http/throttle-classifiers.ts';
 import { printed } from './emulator-process.ts';
 import type { PullSource } from './pull-floor.ts';
 import { runPullSyncBenchmark, type BenchProvider, type PullSyncBenchOptions } from './pull-sync-harness.ts';
@@ -65,7 +65,7 @@ export const googleBench: BenchProvider = {
         privateKey: key.private_key,
       }),
     });
-    const http = new ProviderHttpClient({ label: 'bench-google', throttle: throttleProfiles.google, maxConcurrent: 4, authorize: () => tokens.getAuthHeader() });
+    const http = new ProviderHttpClient({ label: 'bench-google', throttle: googleWorkspaceType.throttle, maxConcurrent: 4, authorize: () => tokens.getAuthHeader() });
     return { definition, config: {}, fetchJson: fetchJsonVia(http) };
   },
   floorPlan: (source) => ({

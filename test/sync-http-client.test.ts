@@ -10,7 +10,11 @@ import { after, test } from 'node:test';
 import type { Clock } from '../src/sync/http/clock.ts';
 import { ProviderHttpError } from '../src/sync/http/errors.ts';
 import { ProviderHttpClient, type RetryEvent, type ThrottleEvent } from '../src/sync/http/provider-http-client.ts';
-import { throttleProfiles } from '../src/sync/http/throttle-classifiers.ts';
+import { googleWorkspaceType } from '../src/connectors/google/google.connection.ts';
+import { microsoftGraphType } from '../src/connectors/microsoft-graph/graph.connection.ts';
+import { oktaType } from '../src/connectors/okta/okta.connection.ts';
+import { throttleProfileFor } from '../src/sync/http/throttle-classifiers.ts';
+import { loadProviderDefinition } from '../src/connectors/definition/load-provider-definition.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, hit: number) => void | Promise<void>;
 
@@ -149,7 +153,7 @@ test('Google 403 userRateLimitExceeded is retried as a throttle; 403 forbidden f
   const throttled = await startServer((_req, res, hit) => (hit <= 2 ? json(res, 403, googleError('userRateLimitExceeded')) : ok(res)));
   const clock = new ManualClock();
   const seen = recorder();
-  const client = new ProviderHttpClient({ throttle: throttleProfiles.google, clock, random: () => 0.5, hooks: seen.hooks, throttleBackoff: { baseMs: 1000, capMs: 60_000 } });
+  const client = new ProviderHttpClient({ throttle: googleWorkspaceType.throttle, clock, random: () => 0.5, hooks: seen.hooks, throttleBackoff: { baseMs: 1000, capMs: 60_000 } });
   const response = await client.request({ url: throttled.url });
   assert.equal(response.status, 200);
   assert.equal(throttled.hits, 3);
@@ -185,13 +189,67 @@ test('Okta: requests pause until X-Rate-Limit-Reset when Remaining runs low, bef
     json(res, 200, [], { ...headers, 'x-rate-limit-remaining': String(limit - used) });
   });
   const seen = recorder();
-  const client = new ProviderHttpClient({ throttle: throttleProfiles.okta, clock, hooks: seen.hooks });
+  const client = new ProviderHttpClient({ throttle: oktaType.throttle, clock, hooks: seen.hooks });
   for (let i = 0; i < 25; i++) await client.request({ url: `${server.url}/api/v1/users` });
   assert.equal(rejected, 0, 'no request may draw a 429');
   assert.equal(server.hits, 25);
   const pauses = seen.throttles.filter((t) => t.source === 'pacing');
   assert.equal(pauses.length, 2);
   assert.ok(pauses.every((p) => p.reason === 'okta_rate_limit_remaining_low' && p.delayMs > 0 && p.delayMs <= 60_000));
+});
+
+test("a definition's own rate-limit headers and throttle statuses drive pacing and retries, with no provider code", async () => {
+  // A provider publishing its bucket IETF-draft style: remaining calls and seconds until the window resets.
+  const definition = loadProviderDefinition({
+    id: 'acme-hr',
+    displayName: 'Acme HR',
+    baseUrl: 'https://api.acme.example',
+    auth: [{ type: 'api_key_header', headerName: 'x-api-key' }],
+    rateLimit: { limitHeader: 'ratelimit-limit', remainingHeader: 'ratelimit-remaining', resetHeader: 'ratelimit-reset', resetUnit: 'seconds_from_now', retryAfterHeader: 'x-retry-in', throttleStatuses: [429, 420] },
+    resources: { users: { path: '/people', itemsPath: 'people', pagination: { style: 'none' } } },
+    mappings: { user: '{ "id": id, "attributes": { "email": email } }' },
+  });
+  const profile = throttleProfileFor(definition.id, definition.rateLimit);
+  const clock = new ManualClock();
+  const limit = 5;
+  let windowEnd = clock.now() + 30_000;
+  let used = 0;
+  let rejected = 0;
+  const server = await startServer((req, res) => {
+    if (req.url === '/calm') return json(res, 420, {}, { 'x-retry-in': '7' });
+    if (clock.now() >= windowEnd) {
+      windowEnd = clock.now() + 30_000;
+      used = 0;
+    }
+    const headers = { 'ratelimit-limit': String(limit), 'ratelimit-reset': String(Math.ceil((windowEnd - clock.now()) / 1000)) };
+    if (used >= limit) {
+      rejected += 1;
+      return json(res, 429, {}, { ...headers, 'ratelimit-remaining': '0' });
+    }
+    used += 1;
+    json(res, 200, { people: [] }, { ...headers, 'ratelimit-remaining': String(limit - used) });
+  });
+  const seen = recorder();
+  const client = new ProviderHttpClient({ throttle: profile, clock, hooks: seen.hooks });
+  for (let i = 0; i < 12; i++) await client.request({ url: `${server.url}/people` });
+  assert.equal(rejected, 0, 'paced on the declared headers, no request draws a 429');
+  const pauses = seen.throttles.filter((t) => t.source === 'pacing');
+  assert.equal(pauses.length, 2);
+  assert.ok(pauses.every((p) => p.reason === 'acme-hr_rate_limit_remaining_low' && p.delayMs > 0 && p.delayMs <= 30_000), JSON.stringify(pauses));
+
+  // 420 is declared as throttling; its wait comes from the declared header, not Retry-After.
+  let calmHits = 0;
+  const calm = await startServer((_req, res) => (++calmHits === 1 ? json(res, 420, {}, { 'x-retry-in': '7' }) : ok(res)));
+  const before = seen.throttles.length;
+  const response = await client.request({ url: calm.url });
+  assert.equal(response.status, 200);
+  assert.deepEqual(seen.throttles.slice(before).filter((t) => t.source === 'response').map((t) => [t.reason, t.delayMs]), [['http_420', 7_000]]);
+
+  // Without the declaration a 420 is an error like any other 4xx.
+  const strict = await new ProviderHttpClient({ clock }).request({ url: `${server.url}/calm` }).catch((e: unknown) => e);
+  assert.ok(strict instanceof ProviderHttpError);
+  assert.equal(strict.status, 420);
+  assert.equal(strict.retryable, false);
 });
 
 test('Okta 429 E0000047 waits until the reset time, then succeeds', async () => {
@@ -202,7 +260,7 @@ test('Okta 429 E0000047 waits until the reset time, then succeeds', async () => 
       : ok(res),
   );
   const seen = recorder();
-  const client = new ProviderHttpClient({ throttle: throttleProfiles.okta, clock, random: () => 0.99, hooks: seen.hooks });
+  const client = new ProviderHttpClient({ throttle: oktaType.throttle, clock, random: () => 0.99, hooks: seen.hooks });
   await client.request({ url: server.url });
   assert.deepEqual(seen.throttles.filter((t) => t.source === 'response').map((t) => [t.reason, t.delayMs]), [['okta_E0000047', 20_000]]);
   assert.ok(clock.now() - Date.UTC(2026, 0, 5, 9, 0, 0) >= 20_000);
@@ -213,7 +271,7 @@ test('a run throttled for a long time slows down but succeeds before its deadlin
   const server = await startServer((_req, res, hit) => (hit <= 40 ? json(res, 429, { error: { code: 'TooManyRequests' } }) : ok(res)));
   const seen = recorder();
   const client = new ProviderHttpClient({
-    throttle: throttleProfiles.microsoftGraph,
+    throttle: microsoftGraphType.throttle,
     clock,
     random: () => 0.5,
     maxErrorAttempts: 2,

@@ -107,6 +107,8 @@ export const rateLimitSchema = z.strictObject({
   limitHeader: nonEmpty.optional(),
   remainingHeader: nonEmpty.optional(),
   resetHeader: nonEmpty.optional(),
+  /** What the reset header counts: an epoch time in seconds (Okta), or seconds from now. */
+  resetUnit: z.enum(['epoch_seconds', 'seconds_from_now']).default('epoch_seconds'),
   retryAfterHeader: nonEmpty.default('retry-after'),
   /** Non-429 statuses that can mean throttling (Google answers 403 `userRateLimitExceeded`). */
   throttleStatuses: z.array(z.number().int().min(400).max(599)).default([429]),

@@ -3,7 +3,7 @@ import type { JsonObject } from '../../core/model.ts';
 import { JwtBearerStrategy } from '../../sync/credentials/jwt-bearer.strategy.ts';
 import { RefreshTokenStrategy } from '../../sync/credentials/refresh-token.strategy.ts';
 import { CredentialsError } from '../../sync/credentials/errors.ts';
-import { throttleProfiles } from '../../sync/http/throttle-classifiers.ts';
+import { googleThrottle, throttleProfileFor } from '../../sync/http/throttle-classifiers.ts';
 import { definitionConnector } from '../definition/definition-connector.ts';
 import { loadProviderDefinition } from '../definition/load-provider-definition.ts';
 import { fetchJsonVia } from '../../sync/http/fetch-json.ts';
@@ -53,7 +53,7 @@ export const googleWorkspaceType: PullConnectionType = {
   // The Directory API has no delta for users or groups: the critical and profile tiers list again.
   supportsDelta: false,
   definition,
-  throttle: throttleProfiles.google,
+  throttle: throttleProfileFor(definition.id, definition.rateLimit, [googleThrottle]),
   credentialsSchema: credentialsSchema as unknown as z.ZodType<JsonObject>,
   awaitsConsent: (credentials) => credentials.method === 'oauth' && typeof credentials.refresh_token !== 'string',
   credentialStrategy: (credentials, { http, endpoints, onRefreshTokenRotated }) => {

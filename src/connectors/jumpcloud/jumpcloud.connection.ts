@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { JsonObject } from '../../core/model.ts';
 import { jumpCloudApiKey } from '../../sync/credentials/static-header.strategy.ts';
 import { fetchJsonVia } from '../../sync/http/fetch-json.ts';
-import { throttleProfiles } from '../../sync/http/throttle-classifiers.ts';
+import { throttleProfileFor } from '../../sync/http/throttle-classifiers.ts';
 import type { Connector, RecordPage } from '../connector.ts';
 import { anchoredOffsetPages } from '../definition/anchored-offset-pager.ts';
 import { definitionConnector } from '../definition/definition-connector.ts';
@@ -103,7 +103,7 @@ export const jumpCloudType: PullConnectionType = {
   settingsSchema,
   supportsDelta: false,
   definition,
-  throttle: throttleProfiles.generic,
+  throttle: throttleProfileFor(definition.id, definition.rateLimit),
   credentialsSchema: credentialsSchema as unknown as z.ZodType<JsonObject>,
   awaitsConsent: () => false,
   credentialStrategy: (credentials) => jumpCloudApiKey(String(credentials.api_key)),

@@ -3,7 +3,7 @@ import type { JsonObject } from '../../core/model.ts';
 import { ClientCredentialsStrategy } from '../../sync/credentials/client-credentials.strategy.ts';
 import { CredentialsError } from '../../sync/credentials/errors.ts';
 import { fetchJsonVia } from '../../sync/http/fetch-json.ts';
-import { throttleProfiles } from '../../sync/http/throttle-classifiers.ts';
+import { graphThrottle, throttleProfileFor } from '../../sync/http/throttle-classifiers.ts';
 import { definitionConnector } from '../definition/definition-connector.ts';
 import { loadProviderDefinition } from '../definition/load-provider-definition.ts';
 import type { PullConnectionType } from '../pull-connection-type.ts';
@@ -40,7 +40,7 @@ export const microsoftGraphType: PullConnectionType = {
   settingsSchema: z.strictObject({ tenant }),
   supportsDelta: true,
   definition,
-  throttle: throttleProfiles.microsoftGraph,
+  throttle: throttleProfileFor(definition.id, definition.rateLimit, [graphThrottle]),
   credentialsSchema: credentialsSchema as unknown as z.ZodType<JsonObject>,
   awaitsConsent: () => false,
   credentialStrategy: (credentials, { http, endpoints }) => {

@@ -5,7 +5,7 @@ import { ClientCredentialsStrategy } from '../../sync/credentials/client-credent
 import { CredentialsError } from '../../sync/credentials/errors.ts';
 import { oktaApiToken } from '../../sync/credentials/static-header.strategy.ts';
 import { fetchJsonVia } from '../../sync/http/fetch-json.ts';
-import { throttleProfiles } from '../../sync/http/throttle-classifiers.ts';
+import { oktaThrottle, throttleProfileFor } from '../../sync/http/throttle-classifiers.ts';
 import type { Connector } from '../connector.ts';
 import { definitionConnector } from '../definition/definition-connector.ts';
 import { loadProviderDefinition, type ProviderDefinition } from '../definition/load-provider-definition.ts';
@@ -67,7 +67,7 @@ export const oktaType: PullConnectionType = {
   settingsSchema: settingsSchema as unknown as PullConnectionType['settingsSchema'],
   supportsDelta: true,
   definition,
-  throttle: throttleProfiles.okta,
+  throttle: throttleProfileFor(definition.id, definition.rateLimit, [oktaThrottle]),
   credentialsSchema: credentialsSchema as unknown as z.ZodType<JsonObject>,
   awaitsConsent: () => false,
   credentialStrategy: (credentials, { http, endpoints }) => {

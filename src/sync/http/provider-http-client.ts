@@ -2,7 +2,7 @@ import { fullJitterDelay, parseRetryAfter, type BackoffPolicy } from './backoff.
 import { silentLog, systemClock, type Clock, type LogSink } from './clock.ts';
 import { describeRequest, ProviderHttpError, type ProviderHttpErrorCode } from './errors.ts';
 import { bucketsFor, ConcurrencyGate, type PacingOptions, type TokenBucket } from './rate-limiter.ts';
-import { defaultReasonExtractors, throttleProfiles, type ReasonExtractor, type ResponseView, type ThrottleProfile } from './throttle-classifiers.ts';
+import { defaultReasonExtractors, genericThrottleProfile, type ReasonExtractor, type ResponseView, type ThrottleProfile } from './throttle-classifiers.ts';
 
 export interface RetryEvent {
   kind: 'error' | 'throttle';
@@ -132,7 +132,7 @@ export class ProviderHttpClient {
     this.log = options.logger ?? silentLog;
     this.gate = new ConcurrencyGate(options.maxConcurrent ?? DEFAULTS.maxConcurrent);
     this.buckets = bucketsFor(options.pacing, this.clock);
-    this.throttle = options.throttle ?? throttleProfiles.generic;
+    this.throttle = options.throttle ?? genericThrottleProfile;
   }
 
   get inFlight(): number {

@@ -65,14 +65,24 @@ export const graphThrottle: ThrottleClassifier = (response) => {
   return withRetryAfter('graph_throttled', retryAfterOf(response));
 };
 
-/** Any provider: 429 is always "slow down"; 503 with Retry-After is a server asking for time. */
-export const genericThrottle: ThrottleClassifier = (response) => {
-  if (response.status === 429) return withRetryAfter('http_429', retryAfterOf(response));
-  if (response.status === 503 && response.headers.has('retry-after')) return withRetryAfter('http_503_retry_after', retryAfterOf(response));
-  return undefined;
-};
+/** A provider's published rate-limit signals, as its definition declares them (see `rateLimitSchema`). */
+export interface RateLimitSignals {
+  limitHeader?: string | undefined;
+  remainingHeader?: string | undefined;
+  resetHeader?: string | undefined;
+  /** What the reset header counts: an epoch time in seconds (Okta), or seconds from now. */
+  resetUnit?: 'epoch_seconds' | 'seconds_from_now' | undefined;
+  retryAfterHeader?: string | undefined;
+  throttleStatuses?: readonly number[] | undefined;
+}
 
-export interface OktaPacerOptions {
+export interface RemainingHeaderPacerOptions {
+  /** Prefix of the pause reason, e.g. `okta` for `okta_rate_limit_remaining_low`. */
+  label: string;
+  limitHeader?: string | undefined;
+  remainingHeader: string;
+  resetHeader: string;
+  resetUnit?: 'epoch_seconds' | 'seconds_from_now' | undefined;
   /** Hold requests once Remaining ≤ max(reserveMin, reserveFraction·Limit). Other clients share the bucket. */
   reserveMin?: number;
   reserveFraction?: number;
@@ -81,31 +91,61 @@ export interface OktaPacerOptions {
 }
 
 /**
- * Okta publishes its per-minute bucket on every response. Pausing until `X-Rate-Limit-Reset` when
- * Remaining runs low keeps us from ever spending the org's last calls and drawing a 429.
+ * For providers that publish their bucket on every response (Okta's X-Rate-Limit-*): pausing until the
+ * reset time when Remaining runs low keeps us from ever spending the org's last calls and drawing a 429.
  */
-export function oktaRateLimitPacer(options: OktaPacerOptions = {}): Pacer {
+export function remainingHeaderPacer(options: RemainingHeaderPacerOptions): Pacer {
   const reserveMin = options.reserveMin ?? 1;
   const reserveFraction = options.reserveFraction ?? 0.05;
   const maxPauseMs = options.maxPauseMs ?? 65_000;
+  const reason = `${options.label}_rate_limit_remaining_low`;
   return (response) => {
-    const remaining = Number(response.headers.get('x-rate-limit-remaining') ?? Number.NaN);
-    const reset = Number(response.headers.get('x-rate-limit-reset') ?? Number.NaN);
+    const remaining = Number(response.headers.get(options.remainingHeader) ?? Number.NaN);
+    const reset = Number(response.headers.get(options.resetHeader) ?? Number.NaN);
     if (!Number.isFinite(remaining) || !Number.isFinite(reset)) return undefined;
-    const limit = Number(response.headers.get('x-rate-limit-limit') ?? Number.NaN);
+    const limit = options.limitHeader === undefined ? Number.NaN : Number(response.headers.get(options.limitHeader) ?? Number.NaN);
     const reserve = Math.max(reserveMin, Number.isFinite(limit) ? Math.floor(limit * reserveFraction) : 0);
     if (remaining > reserve) return undefined;
-    const until = Math.min(reset * 1000, response.now + maxPauseMs);
-    return until > response.now ? { until, reason: 'okta_rate_limit_remaining_low' } : undefined;
+    const resetAt = options.resetUnit === 'seconds_from_now' ? response.now + reset * 1000 : reset * 1000;
+    const until = Math.min(resetAt, response.now + maxPauseMs);
+    return until > response.now ? { until, reason } : undefined;
   };
 }
 
-export const throttleProfiles = {
-  generic: { classifiers: [genericThrottle], pacers: [] },
-  google: { classifiers: [googleThrottle, genericThrottle], pacers: [] },
-  microsoftGraph: { classifiers: [graphThrottle, genericThrottle], pacers: [] },
-  okta: { classifiers: [oktaThrottle, genericThrottle], pacers: [oktaRateLimitPacer()] },
-} as const satisfies Record<string, ThrottleProfile>;
+/**
+ * A status the definition lists as throttling is one when it is 429 or carries the Retry-After header;
+ * a listed status without either (Google's plain 403) is left to the provider's own classifier, which
+ * reads the body. A 503 with Retry-After is a server asking for time, whatever the provider.
+ */
+function listedStatusThrottle(signals: RateLimitSignals | undefined): ThrottleClassifier {
+  const statuses = new Set(signals?.throttleStatuses ?? [429]);
+  const header = signals?.retryAfterHeader ?? 'retry-after';
+  return (response) => {
+    const retryAfter = response.headers.get(header);
+    const retryAfterMs = parseRetryAfter(retryAfter, response.now);
+    if (statuses.has(response.status) && (response.status === 429 || retryAfter !== null)) return withRetryAfter(`http_${response.status}`, retryAfterMs);
+    if (response.status === 503 && retryAfter !== null) return withRetryAfter('http_503_retry_after', retryAfterMs);
+    return undefined;
+  };
+}
+
+/**
+ * The throttle behaviour of a provider: its protocol classifiers (signals only a body tells, first), then
+ * what its definition declares: which statuses throttle, the Retry-After header, and a pacer on the
+ * remaining/reset headers when it publishes them.
+ */
+export function throttleProfileFor(label: string, signals: RateLimitSignals | undefined, protocol: readonly ThrottleClassifier[] = []): ThrottleProfile {
+  const pacers: Pacer[] = [];
+  if (signals?.remainingHeader !== undefined && signals.resetHeader !== undefined) {
+    pacers.push(
+      remainingHeaderPacer({ label, limitHeader: signals.limitHeader, remainingHeader: signals.remainingHeader, resetHeader: signals.resetHeader, resetUnit: signals.resetUnit }),
+    );
+  }
+  return { classifiers: [...protocol, listedStatusThrottle(signals)], pacers };
+}
+
+/** For a client with no provider definition behind it: 429, and 503 with Retry-After. */
+export const genericThrottleProfile: ThrottleProfile = throttleProfileFor('http', undefined);
 
 /** Google errors[].reason, OAuth `error`, Okta `errorCode`, Graph `error.code`. */
 export const defaultReasonExtractors: readonly ReasonExtractor[] = [
