@@ -193,6 +193,45 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     assertError(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind: 'everything' }), 400, 'invalid_request', 'body.kind');
   });
 
+  test("a critical run reads the critical groups' members again: a removal from one takes effect at once, other groups wait for a full run", async () => {
+    const groups = emulator.org.groupIds().map((id) => emulator.org.findGroup(id)!);
+    const userMembers = (groupId: string) => emulator.org.membersOf(groupId).filter((m) => m.type === 'USER');
+    const [admins, other] = groups.filter((g) => userMembers(g.id).length >= 2);
+    assert.ok(admins && other, 'two groups with people in them');
+    const canonical = async (name: string) =>
+      (expectStatus(await roster().request('GET', `/v1/groups?organization_id=${organizationId}&limit=200`), 200) as any).data.find((g: any) => g.name === name);
+    const emailOf = (id: string) => emulator.org.userById(id)!.primaryEmail;
+    const memberIdsOf = async (name: string) => {
+      const group = await canonical(name);
+      return new Set(((expectStatus(await roster().request('GET', `/v1/groups/${group.id}/members?limit=200`), 200) as any).data as any[]).map((m) => m.user_id));
+    };
+    const personId = async (id: string) => (await userByEmail(roster(), organizationId, emailOf(id))).id;
+
+    expectStatus(await roster().request('PATCH', `/v1/connections/${connectionId}`, { config: emulatorConfig(emulator, { critical_groups: [admins.id] }) }), 200);
+    const leaving = userMembers(admins.id)[0]!.id;
+    const joining = liveUsers().find((u) => !emulator.org.membersOf(admins.id).some((m) => m.id === u.id))!.id;
+    const leavingOther = userMembers(other.id)[0]!.id;
+    assert.ok((await memberIdsOf(admins.name)).has(await personId(leaving)));
+    emulator.control.removeMember(admins.id, leaving);
+    emulator.control.addMember(admins.id, joining);
+    emulator.control.removeMember(other.id, leavingOther);
+    const sequenceBefore = (await eventsOf(roster(), organizationId)).at(-1)!.sequence;
+
+    const critical = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind: 'critical' }), 202) as any;
+    assert.equal((await runEnded(roster(), critical.run.id)).status, 'completed');
+    const adminMembers = await memberIdsOf(admins.name);
+    assert.equal(adminMembers.has(await personId(leaving)), false, 'removed from the critical group by the critical run');
+    assert.equal(adminMembers.has(await personId(joining)), true, 'added to the critical group by the critical run');
+    assert.equal((await memberIdsOf(other.name)).has(await personId(leavingOther)), true, 'another group waits for a full run');
+    const events = (await eventsOf(roster(), organizationId)).filter((e) => e.sequence > sequenceBefore && e.type.startsWith('group.member'));
+    assert.deepEqual(events.map((e) => e.type).sort(), ['group.member_added', 'group.member_removed']);
+
+    const full = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind: 'full' }), 202) as any;
+    assert.equal((await runEnded(roster(), full.run.id)).status, 'completed');
+    assert.equal((await memberIdsOf(other.name)).has(await personId(leavingOther)), false, 'the full run removes it');
+    expectStatus(await roster().request('PATCH', `/v1/connections/${connectionId}`, { config: emulatorConfig(emulator) }), 200);
+  });
+
   test('a user removed in Google is deactivated, not deleted, only by a complete full sync', async () => {
     emulator.control.setNotificationSwitches({ drop: { fraction: 1 } });
     const gone = liveUsers()[30]!;

@@ -68,9 +68,16 @@ export const pullConfigSchema = z.strictObject({
   authorize_url: httpUrl.optional().describe("The provider's OAuth consent page, when not the public one."),
   push: z.boolean().default(true).describe('Open push channels where the provider has them (a latency optimization; polling continues).'),
   push_ttl_seconds: seconds(60, 6 * 3600).describe('Lifetime asked for each push channel; a new one is opened before it ends.'),
+  critical_groups: z
+    .array(z.string().min(1).max(512))
+    .max(100)
+    .default([])
+    .describe(
+      "Groups (by the provider's id) whose memberships the critical tier reads again, e.g. the admins: someone removed from one loses it within minutes, not at the next full run. For a source with a delta protocol the critical tier is a delta round, which covers every group.",
+    ),
   schedule: z
     .strictObject({
-      critical_seconds: seconds(1, 300).describe('Users and their state (suspensions, removals from the org) — every 5 minutes by default.'),
+      critical_seconds: seconds(1, 300).describe('Users and their state (suspensions, removals from the org), and the memberships of `critical_groups` — every 5 minutes by default.'),
       profile_seconds: seconds(1, 3600).describe('Users, groups and memberships, without removals — hourly by default.'),
       full_seconds: seconds(1, 24 * 3600).describe('The full snapshot, the only run that removes what the source lost — daily by default.'),
     })

@@ -24,6 +24,13 @@ const PHASES: Record<PullKind, readonly Phase[]> = {
 };
 type Phase = 'users' | 'groups' | 'members' | 'changes';
 
+/** What a run reads from: the connection's connector, and the groups whose memberships are critical. */
+export interface RunSource {
+  connector: Connector;
+  /** Read again by critical runs (the provider's ids); their members not stated are removed. */
+  criticalGroups: readonly string[];
+}
+
 /** Groups whose members are read at once (a connection's provider client caps its requests in flight anyway). */
 const GROUPS_READ_AT_ONCE = 4;
 
@@ -67,14 +74,16 @@ export class RunExecution {
   /** Ends the connector's reading when the execution ends, whether by the run's signal or an error of its own. */
   private readonly reading = new AbortController();
   private readonly readSignal: AbortSignal;
+  private readonly connector: Connector;
 
   constructor(
     private readonly deps: RunExecutionDeps,
     private readonly options: RunExecutionOptions,
     private readonly run: SyncRunRow,
-    private readonly connector: Connector,
+    private readonly source: RunSource,
     private readonly signal: AbortSignal,
   ) {
+    this.connector = source.connector;
     const checkpoint = run.checkpoint ? (JSON.parse(run.checkpoint) as RunCheckpoint) : undefined;
     this.position = checkpoint ?? { phase: 'users', page: null };
     this.nextCursor = checkpoint?.next_cursor;
@@ -103,7 +112,8 @@ export class RunExecution {
     } else {
       // What changes while a full run lists comes again in the next delta round, from the cursor taken now.
       if (kind === 'full' && delta && this.nextCursor === undefined) this.nextCursor = await delta.latest(this.readSignal);
-      const phases = PHASES[kind];
+      // A critical run also reads the members of the connection's critical groups.
+      const phases: readonly Phase[] = kind === 'critical' && this.source.criticalGroups.length > 0 ? [...PHASES.critical, 'members'] : PHASES[kind];
       for (const phase of phases) {
         if (this.position.phase === 'done') break;
         if (phases.indexOf(phase) < phases.indexOf(this.position.phase as Phase)) continue;
@@ -114,6 +124,8 @@ export class RunExecution {
     this.position = { phase: 'done' };
     await this.flush();
     this.signal.throwIfAborted();
+    // Each critical group was listed whole (or is gone): whom it no longer lists is no longer a member.
+    if (kind === 'critical' && this.source.criticalGroups.length > 0) await this.removeUnstatedMemberships([...this.source.criticalGroups]);
     const { snapshots, database } = this.deps;
     if (kind === 'full') {
       await snapshots.commit(this.run.connection_id, this.run.id);
@@ -201,7 +213,7 @@ export class RunExecution {
     return 'held';
   }
 
-  /** Memberships of groups a delta round listed in full that it did not state are gone. */
+  /** Memberships of groups this run listed in full (a delta round's complete groups, a critical run's critical ones) that it did not state are gone. */
   private async removeUnstatedMemberships(groups: string[]): Promise<void> {
     await this.deps.reconciler.apply(
       this.run.connection_id,
@@ -234,7 +246,7 @@ export class RunExecution {
       .where('lease_owner', '=', this.options.workerId)
       .execute();
     const run = await findRun(this.deps.database.db, this.run.id);
-    await new RunExecution(this.deps, this.options, run, this.connector, this.signal).execute();
+    await new RunExecution(this.deps, this.options, run, this.source, this.signal).execute();
   }
 
   private async storedCursor(): Promise<string | undefined> {
@@ -256,7 +268,8 @@ export class RunExecution {
     const position = this.position.phase === 'members' ? this.position : { phase: 'members' as const, after: null };
     const resumeAt: { group: string; page: PageCheckpoint } | undefined = 'group' in position ? position : undefined;
     const after = 'after' in position ? position.after : undefined;
-    const groups = await this.groupsToList(resumeAt?.group ?? after ?? null, resumeAt !== undefined);
+    const from = resumeAt?.group ?? after ?? null;
+    const groups = this.run.kind === 'critical' ? criticalGroupsFrom(this.source.criticalGroups, from, resumeAt !== undefined) : await this.groupsToList(from, resumeAt !== undefined);
     for await (const listed of this.memberPagesOf(groups, resumeAt)) {
       const { group } = listed;
       if (listed.page === null) {
@@ -367,6 +380,12 @@ export class RunExecution {
       .executeTakeFirst();
     return previous?.progress ? (JSON.parse(previous.progress) as RunProgress).records : null;
   }
+}
+
+/** The critical groups in id order (the order a members phase keeps), from `from` (inclusive when resuming inside it). */
+function criticalGroupsFrom(groups: readonly string[], from: string | null, inclusive: boolean): string[] {
+  const sorted = [...new Set(groups)].sort();
+  return from === null ? sorted : sorted.filter((group) => (inclusive ? group >= from : group > from));
 }
 
 function nextPhase(phases: readonly Phase[], phase: Phase): RunPosition {

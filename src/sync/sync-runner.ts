@@ -114,7 +114,7 @@ export class SyncRunner {
     try {
       if (resumed) this.deps.logger.info({ run_id: run.id, checkpoint: run.checkpoint }, 'resuming a sync run from its checkpoint');
       const runtime = await this.deps.runtimes.get(run.connection_id);
-      await new RunExecution(this.deps, this.options, run, runtime.connector, abort.signal).execute();
+      await new RunExecution(this.deps, this.options, run, { connector: runtime.connector, criticalGroups: runtime.config.critical_groups }, abort.signal).execute();
       const finished = syncRunView(await findRun(this.deps.database.db, run.id));
       await this.deps.onRunEnded(finished, { ok: true });
     } catch (error) {
