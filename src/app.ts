@@ -49,6 +49,7 @@ import { createJobQueue } from './jobs/create-job-queue.ts';
 import type { JobQueue } from './jobs/job-queue.ts';
 import { ConnectionSecretsRepo } from './store/connection-secrets.repo.ts';
 import { PushChannelsRepo } from './store/push-channels.repo.ts';
+import { PUSH_EVENT_MEMORY_MS, PushEventsRepo } from './store/push-events.repo.ts';
 import { ConnectionRuntimes } from './sync/connection-runtimes.ts';
 import { JOBS, PullConnections } from './sync/pull-connections.ts';
 import { SyncScheduler } from './sync/scheduler.ts';
@@ -193,9 +194,10 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
         pull!.stopChannels(connectionId).catch((error: unknown) => logger.warn({ connection_id: connectionId, err: error }, 'could not stop the push channels of a deleted connection')),
     };
     const pushChannels = new PushChannelsRepo(database.db);
+    const pushEvents = new PushEventsRepo(database.db);
     registerPushRoutes(server, { channels: pushChannels, jobs, logger });
     registerGraphPushRoutes(server, { channels: pushChannels, jobs, runner, runtimes, logger });
-    registerOktaPushRoutes(server, { channels: pushChannels, jobs, requestDelta: (connectionId) => runner.request(connectionId, 'delta', 'push'), logger });
+    registerOktaPushRoutes(server, { channels: pushChannels, events: pushEvents, clock, jobs, requestDelta: (connectionId) => runner.request(connectionId, 'delta', 'push'), logger });
     // "Connect Google": an admin's consent completes an OAuth client's credentials; the callback is public.
     const consents = new OAuthConsents({
       database,
@@ -274,6 +276,7 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
         if (activated > 0) logger.info({ activated }, 'pending hires reached their start date');
         const purged = await purgeExpiredEvents(database, config.eventRetentionDays, clock());
         if (purged > 0) logger.info({ purged, retention_days: config.eventRetentionDays }, 'purged expired events');
+        await pushEvents.prune(new Date(clock().getTime() - PUSH_EVENT_MEMORY_MS));
       } catch (error) {
         // A background loop logs and goes on; the next round retries.
         logger.error({ err: error }, 'housekeeping failed');

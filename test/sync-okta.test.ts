@@ -153,11 +153,24 @@ forEachEngine('Okta connection through the sync engine', (engine) => {
       const [x, y] = await Promise.all([person(a!), person(b!)]);
       return x?.title === 'Twice' && y?.title === 'Reordered' ? true : undefined;
     });
-    // The same batch once more, as Okta's at-least-once delivery may send it.
+    // The same batch once more, as Okta's at-least-once delivery may send it: its uuids are on record
+    // (in the store, for any process a redelivery reaches), so it fetches nothing.
     const last = emulator.control.deliveries().at(-1)!.delivery;
+    const uuids = (JSON.parse(last.body).data.events as Array<{ uuid: string }>).map((e) => e.uuid);
+    const recorded = await roster().database.db.selectFrom('push_events').select('event_id').where('connection_id', '=', connectionId).where('event_id', 'in', uuids).execute();
+    assert.equal(recorded.length, uuids.length, 'every uuid acted on is recorded');
+    const fetchesBefore = { ...emulator.control.stats().requests }['GET /api/v1/users/:id'] ?? 0;
     const again = await fetch(last.uri, { method: 'POST', headers: last.headers, body: last.body });
     assert.equal(again.status, 200);
     await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal({ ...emulator.control.stats().requests }['GET /api/v1/users/:id'] ?? 0, fetchesBefore, 'a redelivered batch fetches nothing');
+    // Housekeeping forgets uuids after a day (Okta redelivers within minutes).
+    const db = roster().database.db;
+    await db.insertInto('push_events').values({ connection_id: connectionId, event_id: 'old-uuid', received_at: new Date(Date.now() - 25 * 3600_000).toISOString() }).execute();
+    await roster().roster.housekeeping();
+    const left = await db.selectFrom('push_events').select('event_id').where('connection_id', '=', connectionId).execute();
+    assert.equal(left.some((r) => r.event_id === 'old-uuid'), false);
+    assert.ok(uuids.every((uuid) => left.some((r) => r.event_id === uuid)), 'fresh uuids stay');
     const updates = (await eventsOf(roster(), organizationId)).slice(before).filter((e) => e.type === 'user.updated');
     assert.equal(updates.length, 2, updates.map((e) => e.data.email).join(', '));
     emulator.control.setDeliverySwitches({});

@@ -4,6 +4,7 @@ import * as initial from './migrations/001-initial.ts';
 import * as webhooks from './migrations/002-webhooks.ts';
 import * as scim from './migrations/003-scim.ts';
 import * as sync from './migrations/004-sync.ts';
+import * as pushEvents from './migrations/005-push-events.ts';
 
 /** The one migration set, shared by both engines; engine differences come in as capabilities. */
 function migrations(database: Database): Record<string, Migration> {
@@ -12,6 +13,7 @@ function migrations(database: Database): Record<string, Migration> {
     '002-webhooks': { up: (db) => webhooks.up(db, database.capabilities) },
     '003-scim': { up: (db) => scim.up(db, database.capabilities) },
     '004-sync': { up: (db) => sync.up(db, database.capabilities) },
+    '005-push-events': { up: (db) => pushEvents.up(db, database.capabilities) },
   };
 }
 

@@ -193,6 +193,13 @@ export interface PushChannelsTable {
   stopped_at: string | null;
 }
 
+/** A push delivery's event id already acted on (Okta event hook uuid). */
+export interface PushEventsTable {
+  connection_id: string;
+  event_id: string;
+  received_at: string;
+}
+
 /** An OAuth consent under way: the state's hash, and the sealed PKCE verifier and redirect URI. */
 export interface OauthStatesTable {
   state_hash: string;
@@ -331,5 +338,6 @@ export interface Schema {
   sync_schedules: SyncSchedulesTable;
   sync_cursors: SyncCursorsTable;
   push_channels: PushChannelsTable;
+  push_events: PushEventsTable;
   oauth_states: OauthStatesTable;
 }

@@ -3,6 +3,7 @@ import { ACCEPTS_RECORDS } from '../../core/connection-states.ts';
 import { isId } from '../../core/ids.ts';
 import type { JobQueue } from '../../jobs/job-queue.ts';
 import type { PushChannelsRepo } from '../../store/push-channels.repo.ts';
+import type { PushEventsRepo } from '../../store/push-events.repo.ts';
 import { JOBS } from '../../sync/pull-connections.ts';
 import { describeSyncError } from '../../sync/sync-errors.ts';
 import type { FastifyZodInstance } from '../types.ts';
@@ -10,6 +11,9 @@ import { acceptUnreadableJson } from './notification-body.ts';
 
 export interface OktaPushRoutesDeps {
   channels: PushChannelsRepo;
+  /** Event uuids already acted on, shared by every process. */
+  events: PushEventsRepo;
+  clock: () => Date;
   jobs: JobQueue;
   /** Queues a delta round (`runner.request(id, 'delta', 'push')`), or joins the run under way. */
   requestDelta: (connectionId: string) => Promise<unknown>;
@@ -20,8 +24,6 @@ export interface OktaPushRoutesDeps {
 const DELIVERY_BODY_LIMIT = 1024 * 1024;
 /** Okta's challenge is a short random string; anything longer is not one. */
 const MAX_CHALLENGE = 512;
-/** Event uuids remembered per process, so a redelivery queues nothing twice while it is fresh. */
-const REMEMBERED_EVENTS = 10_000;
 
 const refuse = (code: string, message: string) => ({ error: { code, message, details: {} } });
 
@@ -36,12 +38,13 @@ const refuse = (code: string, message: string) => ({ error: { code, message, det
  *   is checked.
  * - `POST` is a delivery. Users an event names are fetched and reconciled; a membership change queues a
  *   delta round, which lists the changed group's members again. The answer is 200 once that is queued
- *   (Okta wants one within 3 s). Deliveries are at-least-once: what makes a duplicate harmless is that a
- *   fetch reads the current state and reconciling it again changes nothing (DESIGN law 2); recent event
- *   uuids are also remembered per process, so a redelivery usually queues nothing at all.
+ *   (Okta wants one within 3 s). Deliveries are at-least-once and deduplicated by event `uuid`: each is
+ *   recorded when acted on (for a day, in the store, so whichever process a redelivery reaches queues
+ *   nothing), and forgotten again when it could not be queued, so Okta's retry is acted on. Were one to
+ *   slip through, it would still be harmless: a fetch reads the current state, and reconciling it again
+ *   changes nothing (DESIGN law 2).
  */
 export function registerOktaPushRoutes(server: FastifyZodInstance, deps: OktaPushRoutesDeps): void {
-  const seen = new RecentKeys(REMEMBERED_EVENTS);
   server.register(async (app) => {
     acceptUnreadableJson(app);
 
@@ -74,11 +77,12 @@ export function registerOktaPushRoutes(server: FastifyZodInstance, deps: OktaPus
         // A stopped hook or a connection not syncing: acknowledged, so Okta does not retry, and ignored.
         if (channel.stopped || !(ACCEPTS_RECORDS as readonly string[]).includes(channel.connectionState)) return reply.code(200).send();
 
+        const fresh = await deps.events.claim(connectionId, delivery.uuids, deps.clock());
         const users = new Set<string>();
         const groups = new Set<string>();
         let memberships = false;
         for (const event of delivery.events) {
-          if (!seen.add(`${connectionId}:${event.uuid}`)) continue;
+          if (!fresh.has(event.uuid)) continue;
           for (const id of event.changes.users) users.add(id);
           for (const id of event.changes.groups) groups.add(id);
           if (event.changes.memberships.size > 0) memberships = true;
@@ -90,30 +94,11 @@ export function registerOktaPushRoutes(server: FastifyZodInstance, deps: OktaPus
         } catch (error) {
           // Polling catches up with whatever could not be queued; Okta retries once on a 5xx, harmlessly.
           deps.logger.warn({ connection_id: connectionId, error: describeSyncError(error) }, 'could not act on an Okta event hook delivery');
-          for (const event of delivery.events) seen.delete(`${connectionId}:${event.uuid}`);
+          await deps.events.release(connectionId, [...fresh]).catch(() => undefined);
           return reply.code(503).send(refuse('unavailable', 'Could not queue the delivery; retry.'));
         }
         return reply.code(200).send();
       },
     });
   });
-}
-
-/** A bounded set, oldest forgotten first. */
-class RecentKeys {
-  private readonly keys = new Set<string>();
-
-  constructor(private readonly capacity: number) {}
-
-  /** False when the key was already there. */
-  add(key: string): boolean {
-    if (this.keys.has(key)) return false;
-    this.keys.add(key);
-    if (this.keys.size > this.capacity) this.keys.delete(this.keys.values().next().value!);
-    return true;
-  }
-
-  delete(key: string): void {
-    this.keys.delete(key);
-  }
 }
