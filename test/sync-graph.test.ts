@@ -160,6 +160,26 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
     emulator.control.setNotificationSwitches({});
   });
 
+  test('a delta item that carries only its id and relations is read whole, so no attribute is blanked', async () => {
+    emulator.control.setNotificationSwitches({ drop: { fraction: 1 } });
+    const target = mailUsers()[20]!;
+    const fetchesBefore = { ...emulator.control.stats().requests }['GET /v1.0/users/:id'] ?? 0;
+    emulator.control.updateUser(target.id, { jobTitle: 'Minimal Title' });
+    emulator.control.setDeltaSwitches({ minimal: { count: 1 } });
+    const before = (await eventsOf(roster(), organizationId)).length;
+
+    const run = await runEnded(roster(), (await sync('delta')).id);
+    assert.equal(run.status, 'completed', JSON.stringify(run));
+    const person = await graphUser(target.mail!);
+    assert.equal(person.title, 'Minimal Title', 'the change arrived through the whole user');
+    assert.equal(person.email, target.mail, 'nothing the minimal item lacked was blanked');
+    assert.equal(person.department, target.department);
+    assert.equal(({ ...emulator.control.stats().requests }['GET /v1.0/users/:id'] ?? 0) - fetchesBefore, 1, 'the user was fetched once');
+    const updates = (await eventsOf(roster(), organizationId)).slice(before).filter((e) => e.type === 'user.updated');
+    assert.deepEqual(updates.map((e) => Object.keys(e.changes ?? {}).sort()), [['title']]);
+    emulator.control.setNotificationSwitches({});
+  });
+
   test('subscriptions are created after the validation handshake, and a change arrives through a notification within seconds', async () => {
     const subscriptions = await eventually('two subscriptions', async () => (emulator.control.subscriptions().length === 2 ? emulator.control.subscriptions() : undefined));
     assert.deepEqual(subscriptions.map((s) => s.resource).sort(), ['/groups', '/users']);

@@ -33,6 +33,11 @@ export interface DeltaSwitches {
   duplicate?: { count: number };
   /** The next `count` delta links point back to where their round started: the next round repeats it. */
   replay?: { count: number };
+  /**
+   * The next `count` changed users come as their id and relations only, as Graph may answer an item whose
+   * change it does not carry in full (a relation-only change, `Prefer: return=minimal`).
+   */
+  minimal?: { count: number };
 }
 
 type Resource = 'users' | 'groups';
@@ -165,7 +170,7 @@ export class DeltaQueries {
     if (resource === 'users') {
       const state = tenant.userState(entry.id)!;
       if (state.removed) return { id: entry.id, '@removed': { reason: state.removed === 'soft' ? 'changed' : 'deleted' } };
-      const item = renderUser(state.user, selection);
+      const item: Record<string, unknown> = this.take('minimal') ? { id: entry.id } : renderUser(state.user, selection);
       if (selection.tracksRelation && state.managerId) item['manager@delta'] = [{ '@odata.type': '#microsoft.graph.user', id: state.managerId }];
       return item;
     }
