@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { stableJson } from '../src/core/content-hash.ts';
-import { membershipKey } from '../src/reconcile/incoming.ts';
+import { membershipKey, nestingKey } from '../src/reconcile/incoming.ts';
 import { loadProviderDefinition, ProviderDefinitionError, type ProviderDefinition } from '../src/connectors/definition/load-provider-definition.ts';
 import { mapGroup, mapMember, mapUser, MappingError } from '../src/connectors/definition/mapping-engine.ts';
 import { pages, PagingError, type FetchJson, type Page, type PageCheckpoint, type PageContext } from '../src/connectors/definition/pager.ts';
@@ -449,8 +449,14 @@ test('Google groups and members map; a nested group is not a user membership', a
   const nested = await mapMember(definition, '03x8tuzt1abcdef', { id: '01abc', email: 'platform@acme.example', role: 'MEMBER', type: 'GROUP', status: 'ACTIVE' });
   assert.equal(nested.kind, 'nested_group');
   assert.ok(nested.kind === 'nested_group');
-  assert.equal(nested.child_group_external_id, '01abc');
-  assert.deepEqual(nested.raw, { id: '01abc', email: 'platform@acme.example', role: 'MEMBER', type: 'GROUP', status: 'ACTIVE' });
+  assert.deepEqual(nested.record, {
+    kind: 'group_nesting',
+    external_id: nestingKey('03x8tuzt1abcdef', '01abc'),
+    deleted: false,
+    group_external_id: '03x8tuzt1abcdef',
+    child_group_external_id: '01abc',
+    raw: { id: '01abc', email: 'platform@acme.example', role: 'MEMBER', type: 'GROUP', status: 'ACTIVE' },
+  });
   const customer = await mapMember(definition, '03x8tuzt1abcdef', { id: 'C03az79cb', role: 'MEMBER', type: 'CUSTOMER' });
   assert.equal(customer.kind, 'ignored');
 });

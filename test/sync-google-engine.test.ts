@@ -78,6 +78,60 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     assert.doesNotMatch(row.sealed, /PRIVATE KEY|client_email/);
   });
 
+  test('groups inside groups are recorded as nestings, never as memberships, and members are flattened on request', async () => {
+    // Two levels: the child inside the parent, the grandchild inside the child; a profile run lists them.
+    const withPeople = emulator.org.groupIds().filter((id) => emulator.org.membersOf(id).some((m) => m.type === 'USER'));
+    const [parentId, childId, grandchildId] = withPeople.slice(-3) as [string, string, string];
+    emulator.control.addMember(parentId, childId);
+    emulator.control.addMember(childId, grandchildId);
+    const profile = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind: 'profile' }), 202) as any;
+    assert.equal((await runEnded(roster(), profile.run.id)).status, 'completed');
+    const groupsByName = new Map(
+      ((expectStatus(await roster().request('GET', `/v1/groups?organization_id=${organizationId}&limit=200`), 200) as any).data as any[]).map((g) => [g.name, g]),
+    );
+    const canonical = (googleId: string) => groupsByName.get(emulator.org.findGroup(googleId)!.name)!;
+    const personIds = new Map((await usersOf(roster(), organizationId)).map((u) => [u.email, u.id]));
+    const idOfUser = (googleId: string) => personIds.get(emulator.org.userById(googleId)!.primaryEmail);
+    const liveUserMembers = (googleGroup: string) =>
+      emulator.org.membersOf(googleGroup).filter((m) => m.type === 'USER' && !emulator.org.userById(m.id)?.deletionTime).map((m) => idOfUser(m.id)!);
+    // Everyone in a group or, at any depth, in a group inside it (the emulator's own view).
+    const flattened = (googleGroup: string, seen = new Set<string>()): Set<string> => {
+      seen.add(googleGroup);
+      const out = new Set(liveUserMembers(googleGroup));
+      for (const m of emulator.org.membersOf(googleGroup)) if (m.type === 'GROUP' && !seen.has(m.id)) for (const id of flattened(m.id, seen)) out.add(id);
+      return out;
+    };
+    const list = async (path: string) => ((expectStatus(await roster().request('GET', path), 200) as any).data as any[]);
+    const parent = canonical(parentId);
+    const child = canonical(childId);
+
+    const children = await list(`/v1/groups/${parent.id}/groups?limit=200`);
+    assert.deepEqual(children.map((g) => g.id).sort(), emulator.org.membersOf(parentId).filter((m) => m.type === 'GROUP').map((m) => canonical(m.id).id).sort());
+    const direct = await list(`/v1/groups/${parent.id}/members?limit=200`);
+    assert.deepEqual(new Set(direct.map((m) => m.user_id)), new Set(liveUserMembers(parentId)), 'direct members are users only');
+    const transitive = await list(`/v1/groups/${parent.id}/members?transitive=true&limit=200`);
+    assert.equal(new Set(transitive.map((m) => m.user_id)).size, transitive.length, 'each person once');
+    assert.deepEqual(new Set(transitive.map((m) => m.user_id)), flattened(parentId));
+    assert.ok(transitive.every((m) => m.group_id === parent.id));
+    assert.ok(flattened(parentId).size > liveUserMembers(parentId).length, 'the nested groups add people');
+    assert.ok(liveUserMembers(grandchildId).every((id) => transitive.some((m) => m.user_id === id)), 'two levels down');
+    const memberships = await roster().database.db.selectFrom('memberships').select('user_id').where('group_id', '=', parent.id).execute();
+    assert.equal(memberships.length, liveUserMembers(parentId).length, 'no nested group became a membership');
+    const added = (await eventsOf(roster(), organizationId)).filter((e) => e.type === 'group.nested_group_added');
+    assert.ok(added.some((e) => e.data.group_id === parent.id && e.data.child_group_id === child.id));
+    assertError(await roster().request('GET', `/v1/groups/${parent.id}/members?transitive=yes`), 400, 'invalid_request', 'query.transitive');
+
+    // Google stops listing the child inside the parent: a complete full run removes the nesting.
+    emulator.control.removeMember(parentId, childId);
+    const full = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind: 'full' }), 202) as any;
+    assert.equal((await runEnded(roster(), full.run.id)).status, 'completed');
+    assert.equal((await list(`/v1/groups/${parent.id}/groups?limit=200`)).some((g) => g.id === child.id), false);
+    const removed = (await eventsOf(roster(), organizationId)).filter((e) => e.type === 'group.nested_group_removed');
+    assert.deepEqual(removed.map((e) => [e.data.group_id, e.data.child_group_id]), [[parent.id, child.id]]);
+    assert.deepEqual(new Set((await list(`/v1/groups/${parent.id}/members?transitive=true&limit=200`)).map((m) => m.user_id)), flattened(parentId));
+    emulator.control.removeMember(childId, grandchildId);
+  });
+
   test("Google's own client (@googleapis/admin) lists the users and groups Roster synced", { timeout: 60_000 }, async () => {
     const strategy = new JwtBearerStrategy({
       http: new ProviderHttpClient(),

@@ -38,6 +38,18 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
     });
     return (expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind }), 202) as any).run;
   };
+  /** Groups inside groups as `parent>child` display names, Roster's and the emulator's. */
+  const nestingPairs = async () => {
+    const names = new Map(((expectStatus(await roster().request('GET', `/v1/groups?organization_id=${organizationId}&limit=200`), 200) as any).data as any[]).map((g) => [g.id, g.name]));
+    const rows = await roster().database.db.selectFrom('group_nestings').select(['group_id', 'child_group_id']).where('organization_id', '=', organizationId).execute();
+    return rows.map((r) => `${names.get(r.group_id)}>${names.get(r.child_group_id)}`).sort();
+  };
+  const emulatorNestings = () =>
+    emulator.tenant
+      .groupIds()
+      .filter((id) => emulator.tenant.findGroup(id))
+      .flatMap((id) => emulator.tenant.membersOf(id).filter((m) => m.type === 'group' && emulator.tenant.findGroup(m.id)).map((m) => `${emulator.tenant.findGroup(id)!.displayName}>${emulator.tenant.findGroup(m.id)!.displayName}`))
+      .sort();
   const mailUsers = () => liveGraphUsers(emulator).filter((user) => user.mail !== null && user.accountEnabled);
   const graphUser = async (mail: string) => userByEmail(roster(), organizationId, mail);
 
@@ -77,6 +89,8 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
     assert.equal(groups.length, emulator.tenant.groupCount);
     const memberships = await roster().database.db.selectFrom('memberships').select((eb) => eb.fn.countAll<number>().as('n')).where('organization_id', '=', organizationId).executeTakeFirstOrThrow();
     assert.equal(Number(memberships.n), graphUserMemberships(emulator), 'every direct user membership; nested groups are not users');
+    assert.deepEqual(await nestingPairs(), emulatorNestings(), 'every group inside a group, as a nesting');
+    assert.ok(emulatorNestings().length > 0, 'the emulated tenant nests groups');
     const cursor = await roster().database.db.selectFrom('sync_cursors').select('cursor').where('connection_id', '=', connectionId).executeTakeFirst();
     assert.match(cursor?.cursor ?? '', /deltatoken/, 'the full run left a delta cursor taken before it listed');
   });
@@ -133,6 +147,11 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
     for (const user of joiners) emulator.control.addMember(group, user.id);
     const leaver = emulator.tenant.membersOf(group).find((m) => m.type === 'user' && !joiners.some((j) => j.id === m.id))!;
     emulator.control.removeMember(group, leaver.id);
+    // A group put inside another, and one taken out, arrive as nestings through members@delta.
+    const existingNesting = emulator.tenant.groupIds().flatMap((id) => emulator.tenant.membersOf(id).filter((m) => m.type === 'group').map((m) => [id, m.id] as const))[0]!;
+    emulator.control.removeMember(existingNesting[0], existingNesting[1]);
+    const [outer, inner] = emulator.tenant.groupIds().filter((id) => id !== existingNesting[0] && !emulator.tenant.membersOf(id).some((m) => m.type === 'group'));
+    emulator.control.addMember(outer!, inner!);
     emulator.control.configureDelta({ pageSize: 2 });
     emulator.control.setDeltaSwitches({ duplicate: { count: 3 } });
     const before = (await eventsOf(roster(), organizationId)).length;
@@ -152,6 +171,7 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
     const names = new Set(members.map((row) => idOf.get(row.user_id)));
     for (const user of joiners) assert.ok(names.has(user.userPrincipalName), `${user.userPrincipalName} joined`);
     assert.ok(!names.has(emulator.tenant.findUser(leaver.id)!.userPrincipalName), 'the removed member left');
+    assert.deepEqual(await nestingPairs(), emulatorNestings(), 'the nesting added and the one removed, through members@delta');
 
     const events = (await eventsOf(roster(), organizationId)).slice(before);
     const movedEvents = events.filter((e) => e.type === 'user.updated' && e.data.username === moved!.userPrincipalName);

@@ -8,7 +8,7 @@ import type { IncomingRecord } from '../reconcile/incoming.ts';
 export interface Connector {
   /** Pages of users or groups, resumable after `checkpoint` (stored with the records of the page it follows). */
   pages(resource: 'users' | 'groups', options?: PageOptions): AsyncIterable<RecordPage>;
-  /** Pages of the memberships of one group; members that are not users (nested groups, customers) are left out. */
+  /** Pages of the members of one group: users as memberships, groups as nestings; others (customers) are left out. */
   memberPages(groupExternalId: string, options?: PageOptions): AsyncIterable<RecordPage>;
   /** The current state of one object: an upsert, or a tombstone when the source answers that it is gone. */
   fetchObject(kind: 'user' | 'group', externalId: string, signal?: AbortSignal): Promise<IncomingRecord>;

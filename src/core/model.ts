@@ -10,7 +10,7 @@ export type ConnectionCategory = (typeof CONNECTION_CATEGORIES)[number];
 export const USER_STATES = ['active', 'suspended', 'inactive', 'pending'] as const;
 export type UserState = (typeof USER_STATES)[number];
 
-export const RECORD_KINDS = ['user', 'group', 'membership'] as const;
+export const RECORD_KINDS = ['user', 'group', 'membership', 'group_nesting'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
 /** A reference to a person as a source names it, e.g. a manager. */
@@ -139,6 +139,8 @@ export const EVENT_TYPES = [
   'group.deleted',
   'group.member_added',
   'group.member_removed',
+  'group.nested_group_added',
+  'group.nested_group_removed',
   'role.assigned',
   'role.unassigned',
   'connection.activated',

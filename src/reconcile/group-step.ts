@@ -6,6 +6,7 @@ import { chunks, inSlices } from '../store/batching.ts';
 import type { ReconcileContext } from './context.ts';
 import { linkedGroups } from './lookups.ts';
 import { removeMemberships } from './membership-step.ts';
+import { nestingsOf, removeNestings } from './nesting-step.ts';
 import type { ChangedGroupRecord } from './source-record-writer.ts';
 
 export interface GroupStepResult {
@@ -118,6 +119,7 @@ export async function reconcileGroups(
       ctx.tx.selectFrom('memberships').select(['group_id', 'user_id']).where('group_id', 'in', slice).execute(),
     );
     await removeMemberships(ctx, members);
+    await removeNestings(ctx, await nestingsOf(ctx, deleted));
   }
   return result;
 }

@@ -93,7 +93,21 @@ export type IncomingRecord =
       user_external_id: string;
       raw: JsonValue;
     }
+  | {
+      /** A group inside a group (Google members of type GROUP, Graph group members): kept apart from user memberships. */
+      kind: 'group_nesting';
+      external_id: string;
+      deleted: boolean;
+      group_external_id: string;
+      child_group_external_id: string;
+      raw: JsonValue;
+    }
   | { kind: 'user' | 'group'; external_id: string; deleted: true };
+
+/** A nesting's key: the pair of groups, encoded like a membership's (the kinds keep them apart). */
+export function nestingKey(groupExternalId: string, childGroupExternalId: string): string {
+  return JSON.stringify([groupExternalId, childGroupExternalId]);
+}
 
 /** Memberships have no id of their own at most sources; their key is the pair, unambiguously encoded. */
 export function membershipKey(groupExternalId: string, userExternalId: string): string {

@@ -11,6 +11,7 @@ import { reconcileGroups } from './group-step.ts';
 import { linkUserRecords } from './identity-step.ts';
 import type { IncomingRecord } from './incoming.ts';
 import { reconcileMemberships } from './membership-step.ts';
+import { reconcileNestings } from './nesting-step.ts';
 import { reconcileRoles } from './role-step.ts';
 import { writeSourceRecords } from './source-record-writer.ts';
 import { recomputeUsers, usersAwaiting } from './user-step.ts';
@@ -99,7 +100,7 @@ export class Reconciler {
   }
 
   private noteIngested(records: readonly IncomingRecord[]): void {
-    for (const kind of ['user', 'group', 'membership'] as const) {
+    for (const kind of ['user', 'group', 'membership', 'group_nesting'] as const) {
       const count = records.filter((r) => r.kind === kind).length;
       if (count > 0) this.deps.metrics?.recordsIngested(kind, count);
     }
@@ -353,6 +354,7 @@ async function reconcileChunk(ctx: ReconcileContext, records: readonly IncomingR
     removedUsers: changes.users.filter((u) => u.tombstoned).map((u) => u.external_id),
     activatedGroups: groups.activated,
   });
+  await reconcileNestings(ctx, { changed: changes.nestings, activatedGroups: groups.activated });
   for (const id of touched) affected.add(id);
   await reconcileRoles(ctx, affected);
 }

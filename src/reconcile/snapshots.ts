@@ -185,7 +185,7 @@ export class SnapshotService {
 async function unseenRecords(tx: Tx, run: SyncRunRow): Promise<IncomingRecord[]> {
   const rows = await tx
       .selectFrom('source_records')
-      .select(['kind', 'external_id', 'group_external_id', 'user_external_id'])
+      .select(['kind', 'external_id', 'group_external_id', 'user_external_id', 'child_group_external_id'])
       .where('connection_id', '=', run.connection_id)
       .where('tombstoned_at', 'is', null)
       .where(({ not, exists, selectFrom }) =>
@@ -200,11 +200,16 @@ async function unseenRecords(tx: Tx, run: SyncRunRow): Promise<IncomingRecord[]>
         ),
       )
       .execute();
-    return rows.map((r): IncomingRecord =>
-      r.kind === 'membership'
-        ? { kind: 'membership', external_id: r.external_id, deleted: true, group_external_id: r.group_external_id!, user_external_id: r.user_external_id!, raw: null }
-        : { kind: r.kind as 'user' | 'group', external_id: r.external_id, deleted: true },
-    );
+    return rows.map((r) => tombstoneOf(r));
+}
+
+/** The tombstone of a stored record, from the columns that name it. */
+export function tombstoneOf(r: { kind: string; external_id: string; group_external_id: string | null; user_external_id: string | null; child_group_external_id: string | null }): IncomingRecord {
+  if (r.kind === 'membership') return { kind: 'membership', external_id: r.external_id, deleted: true, group_external_id: r.group_external_id!, user_external_id: r.user_external_id!, raw: null };
+  if (r.kind === 'group_nesting') {
+    return { kind: 'group_nesting', external_id: r.external_id, deleted: true, group_external_id: r.group_external_id!, child_group_external_id: r.child_group_external_id!, raw: null };
+  }
+  return { kind: r.kind as 'user' | 'group', external_id: r.external_id, deleted: true };
 }
 
 /** What a held delta round would have removed: the people its source reported gone, kept in its summary. */

@@ -24,11 +24,17 @@ export interface ChangedMembershipRecord {
   user_external_id: string;
   tombstoned: boolean;
 }
+export interface ChangedNestingRecord {
+  group_external_id: string;
+  child_group_external_id: string;
+  tombstoned: boolean;
+}
 
 export interface SourceRecordChanges {
   users: ChangedUserRecord[];
   groups: ChangedGroupRecord[];
   memberships: ChangedMembershipRecord[];
+  nestings: ChangedNestingRecord[];
 }
 
 interface StoredState {
@@ -39,7 +45,10 @@ interface StoredState {
 
 const UPSERT_SOURCE_RECORDS = bulkInsert(
   'source_records',
-  ['organization_id', 'connection_id', 'kind', 'external_id', 'group_external_id', 'user_external_id', 'raw', 'normalized', 'content_hash', 'first_seen_at', 'last_seen_at', 'tombstoned_at', 'tombstone_reason'],
+  [
+    'organization_id', 'connection_id', 'kind', 'external_id', 'group_external_id', 'user_external_id', 'child_group_external_id',
+    'raw', 'normalized', 'content_hash', 'first_seen_at', 'last_seen_at', 'tombstoned_at', 'tombstone_reason',
+  ],
   (insert) =>
     insert.onConflict((oc) =>
       oc.columns(['connection_id', 'kind', 'external_id']).doUpdateSet((eb) => ({
@@ -70,7 +79,7 @@ export async function writeSourceRecords(ctx: ReconcileContext, records: readonl
   ctx.counters.records_received += records.length;
 
   const stored = await loadStoredState(ctx, [...latest.values()]);
-  const changes: SourceRecordChanges = { users: [], groups: [], memberships: [] };
+  const changes: SourceRecordChanges = { users: [], groups: [], memberships: [], nestings: [] };
   const upserts: Array<Record<string, string | null>> = [];
   const tombstones: Array<{ kind: RecordKind; external_id: string }> = [];
   const touched: Array<{ kind: RecordKind; external_id: string }> = [];
@@ -102,8 +111,9 @@ export async function writeSourceRecords(ctx: ReconcileContext, records: readonl
       connection_id: ctx.connection.id,
       kind: record.kind,
       external_id: record.external_id,
-      group_external_id: record.kind === 'membership' ? record.group_external_id : null,
+      group_external_id: record.kind === 'membership' || record.kind === 'group_nesting' ? record.group_external_id : null,
       user_external_id: record.kind === 'membership' ? record.user_external_id : null,
+      child_group_external_id: record.kind === 'group_nesting' ? record.child_group_external_id : null,
       raw: rawJson,
       normalized: normalizedJson,
       content_hash: hash,
@@ -133,6 +143,7 @@ function noteChange(
   if (record.kind === 'user') changes.users.push({ external_id: record.external_id, attributes: normalized, tombstoned, revived });
   else if (record.kind === 'group') changes.groups.push({ external_id: record.external_id, attributes: normalized, tombstoned });
   else if (record.kind === 'membership') changes.memberships.push({ group_external_id: record.group_external_id, user_external_id: record.user_external_id, tombstoned });
+  else if (record.kind === 'group_nesting') changes.nestings.push({ group_external_id: record.group_external_id, child_group_external_id: record.child_group_external_id, tombstoned });
 }
 
 async function loadStoredState(ctx: ReconcileContext, records: IncomingRecord[]): Promise<Map<string, StoredState>> {

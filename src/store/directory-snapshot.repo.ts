@@ -9,6 +9,8 @@ export interface DirectorySnapshot {
   users: CanonicalUser[];
   groups: CanonicalGroup[];
   memberships: Array<{ group_id: string; user_id: string; created_at: string }>;
+  /** Groups inside groups (direct), both active. */
+  nested_groups: Array<{ group_id: string; child_group_id: string; created_at: string }>;
 }
 
 /**
@@ -29,12 +31,20 @@ export async function readDirectorySnapshot(database: Database, organizationId: 
       .orderBy('group_id')
       .orderBy('user_id')
       .execute();
+    const nested = await tx
+      .selectFrom('group_nestings')
+      .select(['group_id', 'child_group_id', 'created_at'])
+      .where('organization_id', '=', organizationId)
+      .orderBy('group_id')
+      .orderBy('child_group_id')
+      .execute();
     return {
       organization_id: organizationId,
       position,
       users: users.map((u) => JSON.parse(u.data)),
       groups: groups.map((g) => JSON.parse(g.data)),
       memberships,
+      nested_groups: nested,
     };
   };
   const transaction = database.capabilities.concurrentWriters

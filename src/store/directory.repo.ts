@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { CanonicalGroup, CanonicalUser, JsonObject } from '../core/model.ts';
 import type { Db } from './database.ts';
 
@@ -131,5 +132,50 @@ export class DirectoryRepo {
       );
     }
     return (await query.execute()).map((m) => ({ id: `${m.group_id}/${m.user_id}`, ...m }));
+  }
+
+  /** The active groups directly inside `groupId`, by id. */
+  async listChildGroups(groupId: string, page: PageQuery): Promise<CanonicalGroup[]> {
+    let query = this.db
+      .selectFrom('group_nestings as n')
+      .innerJoin('groups as g', 'g.id', 'n.child_group_id')
+      .select('g.data')
+      .where('n.group_id', '=', groupId)
+      .where('g.state', '=', 'active')
+      .orderBy('g.id')
+      .limit(page.limit + 1);
+    if (page.after !== null) query = query.where('g.id', '>', page.after);
+    return (await query.execute()).map((row) => JSON.parse(row.data));
+  }
+
+  /**
+   * Everyone in the group or in an active group nested inside it, at any depth, once each, by user id;
+   * `created_at` is their earliest membership among those groups. Nestings that loop end where they close.
+   */
+  async listTransitiveMembers(
+    group: { id: string; organization_id: string },
+    page: PageQuery,
+  ): Promise<Array<{ id: string; organization_id: string; group_id: string; user_id: string; created_at: string }>> {
+    let query = this.db
+      .withRecursive('tree(group_id)', (db) =>
+        db
+          .selectNoFrom(sql<string>`cast(${group.id} as text)`.as('group_id'))
+          .union(
+            db
+              .selectFrom('group_nestings as n')
+              .innerJoin('tree as t', 't.group_id', 'n.group_id')
+              .innerJoin('groups as g', 'g.id', 'n.child_group_id')
+              .select('n.child_group_id as group_id')
+              .where('g.state', '=', 'active'),
+          ),
+      )
+      .selectFrom('memberships as m')
+      .select(['m.user_id', (eb) => eb.fn.min<string>('m.created_at').as('created_at')])
+      .where('m.group_id', 'in', (eb) => eb.selectFrom('tree').select('tree.group_id'))
+      .groupBy('m.user_id')
+      .orderBy('m.user_id')
+      .limit(page.limit + 1);
+    if (page.after !== null) query = query.where('m.user_id', '>', page.after);
+    return (await query.execute()).map((m) => ({ id: m.user_id, organization_id: group.organization_id, group_id: group.id, user_id: m.user_id, created_at: m.created_at }));
   }
 }

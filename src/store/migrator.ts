@@ -5,6 +5,7 @@ import * as webhooks from './migrations/002-webhooks.ts';
 import * as scim from './migrations/003-scim.ts';
 import * as sync from './migrations/004-sync.ts';
 import * as pushEvents from './migrations/005-push-events.ts';
+import * as groupNesting from './migrations/006-group-nesting.ts';
 
 /** The one migration set, shared by both engines; engine differences come in as capabilities. */
 function migrations(database: Database): Record<string, Migration> {
@@ -14,6 +15,7 @@ function migrations(database: Database): Record<string, Migration> {
     '003-scim': { up: (db) => scim.up(db, database.capabilities) },
     '004-sync': { up: (db) => sync.up(db, database.capabilities) },
     '005-push-events': { up: (db) => pushEvents.up(db, database.capabilities) },
+    '006-group-nesting': { up: (db) => groupNesting.up(db, database.capabilities) },
   };
 }
 

@@ -38,6 +38,8 @@ export interface SourceRecordsTable {
   /** Membership records name their group and user by the source's ids. */
   group_external_id: string | null;
   user_external_id: string | null;
+  /** Nesting records name the group inside `group_external_id` here. */
+  child_group_external_id: string | null;
   raw: string;
   normalized: string;
   content_hash: string;
@@ -193,6 +195,14 @@ export interface PushChannelsTable {
   stopped_at: string | null;
 }
 
+/** A group inside a group, both active (the canonical side of `group_nesting` records). */
+export interface GroupNestingsTable {
+  organization_id: string;
+  group_id: string;
+  child_group_id: string;
+  created_at: string;
+}
+
 /** A push delivery's event id already acted on (Okta event hook uuid). */
 export interface PushEventsTable {
   connection_id: string;
@@ -339,5 +349,6 @@ export interface Schema {
   sync_cursors: SyncCursorsTable;
   push_channels: PushChannelsTable;
   push_events: PushEventsTable;
+  group_nestings: GroupNestingsTable;
   oauth_states: OauthStatesTable;
 }

@@ -5,7 +5,7 @@ import { readInTurn } from '../connectors/read-ahead.ts';
 import { addCounters, type Counters } from '../reconcile/context.ts';
 import type { IncomingRecord } from '../reconcile/incoming.ts';
 import { findRun, newRunCounters, type RunProgress, type SyncRunRow } from '../reconcile/sync-runs.ts';
-import { DeprovisionHold } from '../reconcile/snapshots.ts';
+import { DeprovisionHold, tombstoneOf } from '../reconcile/snapshots.ts';
 import { tripsDeprovisionGuard } from '../core/policy.ts';
 import type { JsonObject } from '../core/model.ts';
 import type { Tx } from '../store/database.ts';
@@ -213,23 +213,23 @@ export class RunExecution {
     return 'held';
   }
 
-  /** Memberships of groups this run listed in full (a delta round's complete groups, a critical run's critical ones) that it did not state are gone. */
+  /** Members (users and nested groups) of groups this run listed in full (a delta round's complete groups, a critical run's critical ones) that it did not state are gone. */
   private async removeUnstatedMemberships(groups: string[]): Promise<void> {
     await this.deps.reconciler.apply(
       this.run.connection_id,
       async (tx) => {
         const rows = await tx
           .selectFrom('source_records')
-          .select(['external_id', 'group_external_id', 'user_external_id'])
+          .select(['kind', 'external_id', 'group_external_id', 'user_external_id', 'child_group_external_id'])
           .where('connection_id', '=', this.run.connection_id)
-          .where('kind', '=', 'membership')
+          .where('kind', 'in', ['membership', 'group_nesting'])
           .where('tombstoned_at', 'is', null)
           .where('group_external_id', 'in', groups)
           .where(({ not, exists, selectFrom }) =>
-            not(exists(selectFrom('snapshot_records as s').select('s.run_id').where('s.run_id', '=', this.run.id).where('s.kind', '=', 'membership').whereRef('s.external_id', '=', 'source_records.external_id'))),
+            not(exists(selectFrom('snapshot_records as s').select('s.run_id').where('s.run_id', '=', this.run.id).whereRef('s.kind', '=', 'source_records.kind').whereRef('s.external_id', '=', 'source_records.external_id'))),
           )
           .execute();
-        return rows.map((row) => ({ kind: 'membership' as const, external_id: row.external_id, deleted: true, group_external_id: row.group_external_id!, user_external_id: row.user_external_id!, raw: null }));
+        return rows.map((row) => tombstoneOf(row));
       },
       { sync_run_id: this.run.id, tombstone_reason: 'removed_from_source' },
     );

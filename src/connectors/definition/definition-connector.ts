@@ -46,8 +46,8 @@ export function definitionConnector(options: DefinitionConnectorOptions): Omit<C
         'members',
         async (items) => {
           const members = await mapEach(items, (item) => mapMember(definition, groupId, item));
-          // Canonical memberships are of users; nested groups and members that are not people stay out.
-          return members.flatMap((member) => (member.kind === 'membership' ? [member.record] : []));
+          // Users are memberships and groups nestings; members that are neither (Google CUSTOMER) stay out.
+          return members.flatMap((member) => (member.kind === 'ignored' ? [] : [member.record]));
         },
         page,
         groupId,

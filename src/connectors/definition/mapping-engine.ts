@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type JsonValue } from '../../core/model.ts';
-import { groupAttributesSchema, membershipKey, userAttributesSchema, type IncomingRecord } from '../../reconcile/incoming.ts';
+import { groupAttributesSchema, membershipKey, nestingKey, userAttributesSchema, type IncomingRecord } from '../../reconcile/incoming.ts';
 import { isRecord, withoutPaths } from './json-path.ts';
 import { formatPath, REQUIRED_WORDING, type CompiledExpression, type DefinitionIssue, type ProviderDefinition } from './load-provider-definition.ts';
 import { type ResourceName } from './provider-definition.ts';
@@ -19,8 +19,8 @@ const memberEnvelope = z.strictObject({ type: z.enum(['user', 'group', 'other'])
 
 export type MappedMember =
   | { kind: 'membership'; record: IncomingRecord & { kind: 'membership' } }
-  /** A group inside a group: kept for nesting, never a user membership. */
-  | { kind: 'nested_group'; group_external_id: string; child_group_external_id: string; raw: JsonValue }
+  /** A group inside a group: a nesting record, never a user membership. */
+  | { kind: 'nested_group'; record: IncomingRecord & { kind: 'group_nesting' } }
   | { kind: 'ignored'; group_external_id: string; member_external_id: string; raw: JsonValue };
 
 /** A mapping that yields an invalid record: the item is not ingested, and the error says why. */
@@ -71,7 +71,12 @@ export async function mapMember(definition: ProviderDefinition, groupExternalId:
   if (!parsed.success) throw invalid(definition, 'members', itemIdOf(output, item), parsed.error, []);
   const raw = storedRaw(definition, 'members', item);
   const { type, id } = parsed.data;
-  if (type === 'group') return { kind: 'nested_group', group_external_id: groupExternalId, child_group_external_id: id, raw };
+  if (type === 'group') {
+    return {
+      kind: 'nested_group',
+      record: { kind: 'group_nesting', external_id: nestingKey(groupExternalId, id), deleted: false, group_external_id: groupExternalId, child_group_external_id: id, raw },
+    };
+  }
   if (type === 'other') return { kind: 'ignored', group_external_id: groupExternalId, member_external_id: id, raw };
   return {
     kind: 'membership',

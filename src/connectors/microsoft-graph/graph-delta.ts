@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { membershipKey, type IncomingRecord } from '../../reconcile/incoming.ts';
+import type { IncomingRecord } from '../../reconcile/incoming.ts';
 import type { ProviderHttpClient } from '../../sync/http/provider-http-client.ts';
 import { CursorExpiredError, type ChangePage, type DeltaSource } from '../connector.ts';
 import { isRecord } from '../definition/json-path.ts';
@@ -99,8 +99,8 @@ export function graphDelta(options: GraphDeltaOptions): DeltaSource {
       const removed = isRecord(member) && isRecord(member['@removed']);
       const { '@removed': _removed, ...plain } = isRecord(member) ? member : {};
       const mapped = await mapMember(definition, item.id, plain);
-      // Nested groups and non-person members are not user memberships (as in a full listing).
-      if (mapped.kind !== 'membership') continue;
+      // Users are memberships and groups nestings (as in a full listing); devices and the like stay out.
+      if (mapped.kind === 'ignored') continue;
       records.push(removed ? { ...mapped.record, deleted: true, raw: null } : mapped.record);
     }
     return records;
@@ -176,7 +176,7 @@ function asListedUser(item: Record<string, unknown>): Record<string, unknown> {
 }
 
 function recordKey(record: IncomingRecord): string {
-  return record.kind === 'membership' ? `membership:${membershipKey(record.group_external_id, record.user_external_id)}` : `${record.kind}:${record.external_id}`;
+  return `${record.kind}:${record.external_id}`;
 }
 
 function errorCode(text: string): string | undefined {

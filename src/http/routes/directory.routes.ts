@@ -165,14 +165,36 @@ export function registerDirectoryRoutes(app: FastifyZodInstance, deps: { directo
     schema: {
       tags: ['directory'],
       summary: 'The memberships of a group',
+      description:
+        'Direct members by default. With `transitive=true`, nested groups are flattened: everyone in the group or in an active group inside it, at any depth, once each (`group_id` is the group asked for).',
       params: idParams('group', 'grp_01j…'),
-      querystring: z.strictObject({ ...paginationQuery }),
+      querystring: z.strictObject({
+        ...paginationQuery,
+        transitive: z.enum(['true', 'false']).default('false').describe('Flatten nested groups.'),
+      }),
       response: { 200: pageSchema(membershipSchema), ...errorResponses(400, 401, 404) },
     },
     handler: async (request) => {
       const group = visibleOr404(request.principal, await directory.getGroup(request.params.id), 'group', request.params.id);
       const page = pageParams(request.query);
+      if (request.query.transitive === 'true') return toPage(await directory.listTransitiveMembers(group, page), page, (m) => m);
       return toPage(await directory.listMemberships({ group_id: group.id }, page), page, (m) => m);
+    },
+  });
+
+  app.get('/v1/groups/:id/groups', {
+    schema: {
+      tags: ['directory'],
+      summary: 'The groups inside a group',
+      description: 'The active groups the source states as members of this one (direct nesting; follow each for deeper levels).',
+      params: idParams('group', 'grp_01j…'),
+      querystring: z.strictObject({ ...paginationQuery }),
+      response: { 200: pageSchema(groupSchema), ...errorResponses(400, 401, 404) },
+    },
+    handler: async (request) => {
+      const group = visibleOr404(request.principal, await directory.getGroup(request.params.id), 'group', request.params.id);
+      const page = pageParams(request.query);
+      return toPage(await directory.listChildGroups(group.id, page), page, (g) => g);
     },
   });
 

@@ -56,6 +56,9 @@ export function registerEventRoutes(app: FastifyZodInstance, deps: EventRoutesDe
             users: z.array(userSchema),
             groups: z.array(groupSchema),
             memberships: z.array(membershipSchema.omit({ id: true, organization_id: true })),
+            nested_groups: z
+              .array(z.object({ group_id: z.string(), child_group_id: z.string(), created_at: timestampSchema }))
+              .describe('Groups inside groups (direct nesting); `group.nested_group_added` and `_removed` events follow it.'),
           })
           .meta({ id: 'DirectorySnapshot' }),
         ...errorResponses(401, 404),
