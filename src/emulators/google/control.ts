@@ -1,5 +1,6 @@
 import type { Behaviours, FaultRule, ThrottleRule } from './behaviours.ts';
-import { GoogleApiError, matchPath } from './http-kit.ts';
+import { dispatchControl, type ControlRoute } from '../kit/control-routes.ts';
+import { GoogleApiError } from './http-kit.ts';
 import type { OAuthAuthority } from './oauth.ts';
 import type { GoogleGroup, GoogleOrg, GoogleUser, MemberRole, StoredMember, UserInput, UserPatch } from './org-model.ts';
 import type { DeliverySwitches, Notification, WatchChannel, WatchChannels } from './watch-channels.ts';
@@ -86,15 +87,13 @@ export function createControl(deps: ControlDeps): GoogleEmulatorControl {
   };
 }
 
-type ControlHandler = (control: GoogleEmulatorControl, body: Record<string, unknown>, params: Record<string, string>) => unknown;
-
 const str = (value: unknown, name: string): string => {
   if (typeof value !== 'string' || value === '') throw new GoogleApiError(400, 'required', `Required: ${name}`);
   return value;
 };
 
 /** HTTP form of the control handle, for emulators started with the CLI. Bodies are JSON. */
-const CONTROL_ROUTES: { method: string; pattern: string; handle: ControlHandler }[] = [
+const CONTROL_ROUTES: ControlRoute<GoogleEmulatorControl>[] = [
   { method: 'POST', pattern: '/_emulator/users', handle: (c, body) => c.createUser(body as unknown as UserInput) },
   { method: 'PATCH', pattern: '/_emulator/users/:key', handle: (c, body, p) => c.updateUser(p.key!, body as UserPatch) },
   { method: 'DELETE', pattern: '/_emulator/users/:key', handle: (c, _body, p) => c.deleteUser(p.key!) },
@@ -119,18 +118,9 @@ const CONTROL_ROUTES: { method: string; pattern: string; handle: ControlHandler 
   { method: 'PUT', pattern: '/_emulator/latency', handle: (c, body) => c.setLatency(Number(body.ms)) },
 ];
 
-export function handleControl(control: GoogleEmulatorControl, method: string, path: string, body: Record<string, unknown>): { status: number; body: unknown } | undefined {
-  for (const route of CONTROL_ROUTES) {
-    const params = route.method === method ? matchPath(route.pattern, path) : undefined;
-    if (!params) continue;
-    try {
-      const result = route.handle(control, body, params);
-      return { status: 200, body: result ?? { ok: true } };
-    } catch (error) {
-      if (error instanceof GoogleApiError) throw error;
-      const message = error instanceof Error ? error.message : String(error);
-      throw new GoogleApiError(/Not Found/.test(message) ? 404 : 400, /Not Found/.test(message) ? 'notFound' : 'invalid', message);
-    }
-  }
-  return undefined;
+export function handleControl(control: GoogleEmulatorControl, method: string, path: string, body: Record<string, unknown>): Promise<{ status: number; body: unknown } | undefined> {
+  return dispatchControl(CONTROL_ROUTES, control, { method, path, body }, {
+    isApiError: (error) => error instanceof GoogleApiError,
+    asApiError: (message) => new GoogleApiError(/Not Found/.test(message) ? 404 : 400, /Not Found/.test(message) ? 'notFound' : 'invalid', message),
+  });
 }

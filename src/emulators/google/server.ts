@@ -80,7 +80,7 @@ export async function startGoogleEmulator(options: GoogleEmulatorOptions = {}): 
       return sendJson(res, answer.status, answer.body);
     }
     if (path.startsWith('/_emulator/')) {
-      const answer = handleControl(control, method, path, method === 'GET' ? {} : await readJsonObject(req));
+      const answer = await handleControl(control, method, path, method === 'GET' ? {} : await readJsonObject(req));
       if (!answer) throw new GoogleApiError(404, 'notFound', `No control route ${method} ${path}`);
       return sendJson(res, answer.status, answer.body);
     }

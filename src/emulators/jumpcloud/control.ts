@@ -1,7 +1,8 @@
 import type { ApiKeys, OrgIdRule } from './api-keys.ts';
+import { dispatchControl, type ControlRoute } from '../kit/control-routes.ts';
 import type { Behaviours, FaultRule, LoggedRequest, ThrottleRule } from './behaviours.ts';
 import type { DriftApplied, DriftRule, DriftSwitch } from './drift.ts';
-import { JumpCloudApiError, matchPath } from './http-kit.ts';
+import { JumpCloudApiError } from './http-kit.ts';
 import type { JumpCloudOrg, SystemUser, SystemUserInput, SystemUserPatch, UserGroup, UserGroupInput } from './org-model.ts';
 
 /** Switches a test flips on a running emulator; the same operations are served under /_emulator/. */
@@ -80,15 +81,13 @@ export function createControl({ org, keys, behaviours, drift }: ControlDeps): Ju
   };
 }
 
-type ControlHandler = (control: JumpCloudEmulatorControl, body: Record<string, unknown>, params: Record<string, string>) => unknown;
-
 const text = (value: unknown, name: string): string => {
   if (typeof value !== 'string' || value === '') throw new JumpCloudApiError(400, `${name} is required`);
   return value;
 };
 
 /** HTTP form of the control handle, for emulators started with the CLI. Bodies are JSON. */
-const CONTROL_ROUTES: { method: string; pattern: string; handle: ControlHandler }[] = [
+const CONTROL_ROUTES: ControlRoute<JumpCloudEmulatorControl>[] = [
   { method: 'POST', pattern: '/_emulator/users', handle: (c, body) => c.createUser(body as unknown as SystemUserInput, { early: body.early === true }) },
   { method: 'PATCH', pattern: '/_emulator/users/:id', handle: (c, body, p) => c.updateUser(p.id!, body as SystemUserPatch) },
   { method: 'DELETE', pattern: '/_emulator/users/:id', handle: (c, _body, p) => c.deleteUser(p.id!) },
@@ -113,18 +112,9 @@ const CONTROL_ROUTES: { method: string; pattern: string; handle: ControlHandler 
   { method: 'GET', pattern: '/_emulator/stats', handle: (c) => c.stats() },
 ];
 
-export function handleControl(control: JumpCloudEmulatorControl, method: string, path: string, body: Record<string, unknown>): { status: number; body: unknown } | undefined {
-  for (const route of CONTROL_ROUTES) {
-    const params = route.method === method ? matchPath(route.pattern, path) : undefined;
-    if (!params) continue;
-    try {
-      return { status: 200, body: route.handle(control, body, params) ?? { ok: true } };
-    } catch (error) {
-      if (error instanceof JumpCloudApiError) throw error;
-      const message = error instanceof Error ? error.message : String(error);
-      const status = message.startsWith('Not Found') ? 404 : message.startsWith('Conflict') ? 409 : 400;
-      throw new JumpCloudApiError(status, message);
-    }
-  }
-  return undefined;
+export function handleControl(control: JumpCloudEmulatorControl, method: string, path: string, body: Record<string, unknown>): Promise<{ status: number; body: unknown } | undefined> {
+  return dispatchControl(CONTROL_ROUTES, control, { method, path, body }, {
+    isApiError: (error) => error instanceof JumpCloudApiError,
+    asApiError: (message) => new JumpCloudApiError(message.startsWith('Not Found') ? 404 : message.startsWith('Conflict') ? 409 : 400, message),
+  });
 }

@@ -75,7 +75,7 @@ export async function startJumpCloudEmulator(options: JumpCloudEmulatorOptions =
     const method = req.method ?? 'GET';
     const path = url.pathname;
     if (path.startsWith('/_emulator/')) {
-      const answer = handleControl(control, method, path, method === 'GET' ? {} : await readJsonObject(req));
+      const answer = await handleControl(control, method, path, method === 'GET' ? {} : await readJsonObject(req));
       if (!answer) throw new JumpCloudApiError(404, `no control route ${method} ${path}`);
       return sendJson(res, answer.status, answer.body);
     }

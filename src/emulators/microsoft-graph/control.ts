@@ -1,6 +1,7 @@
 import type { FaultRule, GraphBehaviours, GraphThrottleRule, ThrottleAnswerShape } from './behaviours.ts';
+import { dispatchControl, type ControlRoute } from '../kit/control-routes.ts';
 import type { DeltaExpiryMode, DeltaQueries, DeltaSettings, DeltaSwitches } from './delta-query.ts';
-import { GraphApiError, matchPath } from './http-kit.ts';
+import { GraphApiError } from './http-kit.ts';
 import type { IdentityPlatform } from './identity-platform.ts';
 import type { Delivery, DeliverySwitches, Handshake, LifecycleEvent, Subscription, Subscriptions } from './subscriptions.ts';
 import type { GraphGroup, GraphTenant, GraphUser, GroupInput, UserInput, UserPatch } from './tenant-model.ts';
@@ -100,15 +101,13 @@ export function createControl(deps: ControlDeps): GraphEmulatorControl {
   };
 }
 
-type ControlHandler = (control: GraphEmulatorControl, body: Record<string, unknown>, params: Record<string, string>) => unknown;
-
 const str = (value: unknown, name: string): string => {
   if (typeof value !== 'string' || value === '') throw new GraphApiError(400, 'BadRequest', `Required: ${name}`);
   return value;
 };
 
 /** HTTP form of the control handle, for emulators started with `roster emulate graph`. Bodies are JSON. */
-const CONTROL_ROUTES: Array<{ method: string; pattern: string; handle: ControlHandler }> = [
+const CONTROL_ROUTES: ControlRoute<GraphEmulatorControl>[] = [
   { method: 'POST', pattern: '/_emulator/users', handle: (c, body) => c.createUser(body as unknown as UserInput) },
   { method: 'PATCH', pattern: '/_emulator/users/:key', handle: (c, body, p) => c.updateUser(p.key!, body as UserPatch) },
   { method: 'DELETE', pattern: '/_emulator/users/:key', handle: (c, body, p) => c.deleteUser(p.key!, body.permanent === true) },
@@ -138,18 +137,12 @@ const CONTROL_ROUTES: Array<{ method: string; pattern: string; handle: ControlHa
   { method: 'PUT', pattern: '/_emulator/latency', handle: (c, body) => c.setLatency(Number(body.ms)) },
 ];
 
-export function handleControl(control: GraphEmulatorControl, method: string, path: string, body: Record<string, unknown>): { status: number; body: unknown } | undefined {
-  for (const route of CONTROL_ROUTES) {
-    const params = route.method === method ? matchPath(route.pattern, path) : undefined;
-    if (!params) continue;
-    try {
-      return { status: 200, body: route.handle(control, body, params) ?? { ok: true } };
-    } catch (error) {
-      if (error instanceof GraphApiError) throw error;
-      const message = error instanceof Error ? error.message : String(error);
-      const missing = /does not exist|not found/i.test(message);
-      throw new GraphApiError(missing ? 404 : 400, missing ? 'Request_ResourceNotFound' : 'Request_BadRequest', message);
-    }
-  }
-  return undefined;
+export function handleControl(control: GraphEmulatorControl, method: string, path: string, body: Record<string, unknown>): Promise<{ status: number; body: unknown } | undefined> {
+  return dispatchControl(CONTROL_ROUTES, control, { method, path, body }, {
+    isApiError: (error) => error instanceof GraphApiError,
+    asApiError: (message) => {
+    const missing = /does not exist|not found/i.test(message);
+    return new GraphApiError(missing ? 404 : 400, missing ? 'Request_ResourceNotFound' : 'Request_BadRequest', message);
+  },
+  });
 }

@@ -103,7 +103,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       return sendJson(res, answer.status, answer.body, { 'cache-control': 'no-store, no-cache' });
     }
     if (path.startsWith('/_emulator/')) {
-      const answer = handleControl(control, method, path, method === 'GET' ? {} : await readJsonObject(req));
+      const answer = await handleControl(control, method, path, method === 'GET' ? {} : await readJsonObject(req));
       if (!answer) throw new GraphApiError(404, 'UnknownError', `No control route ${method} ${path}`);
       return sendJson(res, answer.status, answer.body);
     }

@@ -1,7 +1,8 @@
 import type { OktaAuth, ServiceAppCredentials } from './auth.ts';
+import { dispatchControl, type ControlRoute } from '../kit/control-routes.ts';
 import type { Behaviours, FaultRule } from './behaviours.ts';
 import type { DeliveryRecord, DeliverySwitches, EventHook, EventHooks } from './event-hooks.ts';
-import { matchPath, OktaApiError } from './http-kit.ts';
+import { OktaApiError } from './http-kit.ts';
 import type { GroupType, OktaGroup, OktaOrg, OktaUser, ProfileValue, UserInput, UserProfile } from './org-model.ts';
 import type { BucketName, RateLimitRule, RateLimits } from './rate-limits.ts';
 import type { LogEvent, SystemLog } from './system-log.ts';
@@ -135,15 +136,13 @@ export function createControl(deps: ControlDeps): OktaEmulatorControl {
   };
 }
 
-type ControlHandler = (control: OktaEmulatorControl, body: Record<string, unknown>, params: Record<string, string>) => unknown;
-
 const str = (value: unknown, name: string): string => {
   if (typeof value !== 'string' || value === '') throw new OktaApiError(400, 'E0000001', `Api validation failed: ${name} is required`);
   return value;
 };
 
 /** HTTP form of the control handle, for emulators started with the CLI. Bodies are JSON. */
-const CONTROL_ROUTES: { method: string; pattern: string; handle: ControlHandler }[] = [
+const CONTROL_ROUTES: ControlRoute<OktaEmulatorControl>[] = [
   { method: 'POST', pattern: '/_emulator/users', handle: (c, body) => c.createUser(body as unknown as UserInput) },
   { method: 'PATCH', pattern: '/_emulator/users/:key', handle: (c, body, p) => c.updateUser(p.key!, body as Partial<UserProfile>) },
   { method: 'DELETE', pattern: '/_emulator/users/:key', handle: (c, _body, p) => c.deleteUser(p.key!) },
@@ -193,18 +192,9 @@ const CONTROL_ROUTES: { method: string; pattern: string; handle: ControlHandler 
   { method: 'GET', pattern: '/_emulator/stats', handle: (c) => c.stats() },
 ];
 
-export async function handleControl(control: OktaEmulatorControl, method: string, path: string, body: Record<string, unknown>): Promise<{ status: number; body: unknown } | undefined> {
-  for (const route of CONTROL_ROUTES) {
-    const params = route.method === method ? matchPath(route.pattern, path) : undefined;
-    if (!params) continue;
-    try {
-      const result = await route.handle(control, body, params);
-      return { status: 200, body: result ?? { ok: true } };
-    } catch (error) {
-      if (error instanceof OktaApiError) throw error;
-      const message = error instanceof Error ? error.message : String(error);
-      throw new OktaApiError(/^Not found/.test(message) ? 404 : 400, /^Not found/.test(message) ? 'E0000007' : 'E0000001', message);
-    }
-  }
-  return undefined;
+export function handleControl(control: OktaEmulatorControl, method: string, path: string, body: Record<string, unknown>): Promise<{ status: number; body: unknown } | undefined> {
+  return dispatchControl(CONTROL_ROUTES, control, { method, path, body }, {
+    isApiError: (error) => error instanceof OktaApiError,
+    asApiError: (message) => new OktaApiError(/^Not found/.test(message) ? 404 : 400, /^Not found/.test(message) ? 'E0000007' : 'E0000001', message),
+  });
 }
