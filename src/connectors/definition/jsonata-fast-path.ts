@@ -368,8 +368,10 @@ function compileArray(node: Ast, bound: ReadonlySet<string>): Evaluate {
 function compileObject(pairs: Ast[][], bound: ReadonlySet<string>): Evaluate {
   const compiled = pairs.map(([key, value]) => ({ key: compile(key!, bound), value: compile(value!, bound) }));
   return (input, frame) => {
+    // The package gives an empty context one undefined item by pushing it onto that very array (which may be
+    // part of the input); that case is left to it rather than copied.
+    if (Array.isArray(input) && input.length === 0) throw DECLINED;
     const items = Array.isArray(input) ? input : sequenceOf(input);
-    if (items.length === 0) items.push(undefined);
     const groups = new Map<string, { data: unknown; pair: number }>();
     for (const item of items) {
       for (let pair = 0; pair < compiled.length; pair++) {
