@@ -98,9 +98,9 @@ export function compileFastPath(ast: unknown): FastEvaluator | undefined {
   let body: Evaluate;
   try {
     body = compile(ast as Ast, boundNames(ast));
-  } catch (error) {
-    if (error instanceof Unsupported) return undefined;
-    throw error;
+  } catch {
+    // Unsupported, or an AST shape this compiler does not expect: either way the package evaluates it.
+    return undefined;
   }
   return (input) => {
     // The package wraps an array input in an outer sequence; mappings take objects, so that case is its own.
