@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { partitionPoint } from '../kit/sorted.ts';
 import { GoogleApiError, matchPath } from './http-kit.ts';
 import { DIRECTORY_SCOPES } from './oauth.ts';
 import type { GoogleGroup, GoogleOrg, StoredMember } from './org-model.ts';
@@ -57,17 +58,7 @@ function scopeDigest(parts: unknown[]): string {
 function pageById<T extends { id: string }>(deps: DirectoryDeps, items: T[], query: URLSearchParams, maxResults: number, scope: string): { page: T[]; nextPageToken?: string } {
   const token = query.get('pageToken');
   const afterId = token ? deps.pageTokens.read(token, scope).id : undefined;
-  let start = 0;
-  if (afterId !== undefined) {
-    let low = 0;
-    let high = items.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if (items[mid]!.id <= afterId) low = mid + 1;
-      else high = mid;
-    }
-    start = low;
-  }
+  const start = afterId === undefined ? 0 : partitionPoint(items.length, (i) => items[i]!.id <= afterId);
   const page = items.slice(start, start + maxResults);
   const last = page[page.length - 1];
   if (start + maxResults < items.length && last) return { page, nextPageToken: deps.pageTokens.issue({ key: last.id, id: last.id, scope }) };

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { partitionPoint } from '../kit/sorted.ts';
 import { GoogleApiError } from './http-kit.ts';
 import type { GoogleOrg, GoogleUser } from './org-model.ts';
 import type { PageTokens } from './page-token.ts';
@@ -133,16 +134,10 @@ export function listUsers(deps: ListUsersDeps, query: URLSearchParams): Record<s
   if (pageToken) {
     const cursor = deps.pageTokens.read(pageToken, scope);
     // First position strictly after the cursor in this listing's direction.
-    let low = 0;
-    let high = ids.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      const user = org.userById(at(mid))!;
-      const order = compare(sortKey(user, orderBy), user.id, cursor.key, cursor.id) * (descending ? -1 : 1);
-      if (order <= 0) low = mid + 1;
-      else high = mid;
-    }
-    start = low;
+    start = partitionPoint(ids.length, (index) => {
+      const user = org.userById(at(index))!;
+      return compare(sortKey(user, orderBy), user.id, cursor.key, cursor.id) * (descending ? -1 : 1) <= 0;
+    });
   }
   const users: GoogleUser[] = [];
   let index = start;

@@ -1,3 +1,5 @@
+import { insertSorted } from '../kit/sorted.ts';
+
 /**
  * The emulated JumpCloud organization: system users (v1), user groups and their direct members (v2),
  * mutable and in memory. Ids are 24-hex ObjectIds like JumpCloud's, issued increasing, so `_id` order is
@@ -311,20 +313,4 @@ export class JumpCloudOrg {
   groupsOf(userId: string): string[] {
     return this.sortedGroupIds.filter((groupId) => this.members.get(groupId)!.includes(userId));
   }
-}
-
-/** Ids are fixed-width hex, so string order is id order; most are appended. */
-function insertSorted(ids: string[], id: string): void {
-  if (ids.length === 0 || ids[ids.length - 1]! < id) {
-    ids.push(id);
-    return;
-  }
-  let low = 0;
-  let high = ids.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (ids[mid]! < id) low = mid + 1;
-    else high = mid;
-  }
-  ids.splice(low, 0, id);
 }

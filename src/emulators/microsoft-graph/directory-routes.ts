@@ -1,4 +1,5 @@
 /** Graph's directory reads: users, groups, members, one object by id, a user's manager. */
+import { partitionPoint } from '../kit/sorted.ts';
 import { GraphApiError, odataUrl } from './http-kit.ts';
 import type { OpaqueTokens } from './opaque-tokens.ts';
 import { readManagerExpand, readSelection, renderGroup, renderUser, type Selection } from './select.ts';
@@ -55,15 +56,8 @@ function pageOf(deps: DirectoryDeps, ids: readonly string[], query: URLSearchPar
     if (!cursor || cursor.scope !== scope) throw new GraphApiError(400, 'Request_BadRequest', 'Invalid skip token.');
     after = cursor.after;
   }
-  let low = 0;
-  if (after !== undefined) {
-    let high = ids.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if (ids[mid]! <= after) low = mid + 1;
-      else high = mid;
-    }
-  }
+  const bound = after;
+  const low = bound === undefined ? 0 : partitionPoint(ids.length, (i) => ids[i]! <= bound);
   const page = ids.slice(low, low + top);
   return low + top < ids.length ? { page, nextAfter: page[page.length - 1]! } : { page };
 }

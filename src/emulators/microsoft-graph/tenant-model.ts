@@ -3,6 +3,7 @@
  * written to a change log (what delta rounds read) and announced (what subscriptions notify).
  */
 import { seededRandom } from '../kit/seeded-random.ts';
+import { insertSorted, partitionPoint } from '../kit/sorted.ts';
 import { guidFrom } from './http-kit.ts';
 
 export interface OnPremisesExtensionAttributes {
@@ -130,13 +131,7 @@ export class GraphTenant {
 
   /** Log entries with `from < seq ≤ to`, in order. */
   changesBetween(from: number, to: number): ChangeEntry[] {
-    let low = 0;
-    let high = this.log.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if (this.log[mid]!.seq <= from) low = mid + 1;
-      else high = mid;
-    }
+    const low = partitionPoint(this.log.length, (i) => this.log[i]!.seq <= from);
     const out: ChangeEntry[] = [];
     for (let i = low; i < this.log.length && this.log[i]!.seq <= to; i += 1) out.push(this.log[i]!);
     return out;
@@ -339,15 +334,4 @@ export class GraphTenant {
     stored.members.delete(memberId);
     this.record({ kind: 'member', groupId, memberId, memberType: type, removed: true }, { resource: 'groups', id: groupId, changeType: 'updated', members: true }, false);
   }
-}
-
-function insertSorted(ids: string[], id: string): void {
-  let low = 0;
-  let high = ids.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (ids[mid]! < id) low = mid + 1;
-    else high = mid;
-  }
-  ids.splice(low, 0, id);
 }

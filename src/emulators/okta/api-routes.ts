@@ -1,7 +1,8 @@
 import { checkFilter, matchesFilter, parseFilter, readField, type AllowedFilters, type FilterNode } from './filter-expression.ts';
 import { matchPath, OKTA_ERRORS } from './http-kit.ts';
 import type { EventHooks } from './event-hooks.ts';
-import { lowerBound, type OktaGroup, type OktaOrg, type OktaUser } from './org-model.ts';
+import { lowerBound } from '../kit/sorted.ts';
+import type { OktaGroup, OktaOrg, OktaUser } from './org-model.ts';
 import type { SystemLog } from './system-log.ts';
 
 export interface ApiResult {

@@ -1,3 +1,4 @@
+import { lowerBound } from '../kit/sorted.ts';
 import { OktaIds } from './okta-ids.ts';
 
 /** The emulated Okta org: users, groups and memberships, in memory; every change is announced for the System Log. */
@@ -355,16 +356,4 @@ export class OktaOrg {
     const message = kind === 'add' ? 'Add user to group membership' : 'Remove user from group membership';
     this.announce(`group.user_membership.${kind}`, message, [this.userTarget(user), this.groupTarget(group)]);
   }
-}
-
-/** Index of the first element ≥ id. */
-export function lowerBound(sorted: readonly string[], id: string): number {
-  let low = 0;
-  let high = sorted.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (sorted[mid]! < id) low = mid + 1;
-    else high = mid;
-  }
-  return low;
 }
