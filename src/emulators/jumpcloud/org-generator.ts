@@ -1,4 +1,5 @@
 import { JOB_TITLES as TITLES } from '../kit/names.ts';
+import { OrgChart } from '../kit/org-chart.ts';
 import { pickWith, seededRandom } from '../kit/seeded-random.ts';
 import { JumpCloudOrg, type SystemUserState } from './org-model.ts';
 
@@ -27,15 +28,10 @@ export function generateJumpCloudOrg(options: GenerateJumpCloudOrgOptions): Jump
   const domain = options.domain ?? 'example.com';
   const org = new JumpCloudOrg({ orgId: options.orgId ?? '5f1e0d2c3b4a59687766a001', ...(options.now ? { now: options.now } : {}) });
   const userIds: string[] = [];
-  const departments: number[] = [];
+  const chart = new OrgChart(random, { givenNames: GIVEN, familyNames: FAMILY, adminFamily: 'Root', departmentCount: DEPARTMENTS.length });
 
   for (let i = 0; i < options.users; i += 1) {
-    const given = i === 0 ? 'Admin' : pick(GIVEN);
-    const family = i === 0 ? 'Root' : pick(FAMILY);
-    const username = i === 0 ? 'admin' : `${given}.${family}.${i}`.toLowerCase();
-    const managerIndex = i === 0 ? -1 : Math.floor((i - 1) / 8);
-    const department = managerIndex >= 0 && random() < 0.85 ? departments[managerIndex]! : Math.floor(random() * DEPARTMENTS.length);
-    departments.push(department);
+    const { given, family, local: username, managerIndex, department } = chart.next();
     const roll = random();
     const state: SystemUserState = i === 0 ? 'ACTIVATED' : roll < 0.03 ? 'SUSPENDED' : roll < 0.06 ? 'STAGED' : 'ACTIVATED';
     const user = org.createUser({
@@ -66,7 +62,7 @@ export function generateJumpCloudOrg(options: GenerateJumpCloudOrgOptions): Jump
   }
   if (groupIds.length === 0) return org;
   for (let i = 0; i < userIds.length; i += 1) {
-    if (departments[i]! < groupIds.length) org.addMember(groupIds[departments[i]!]!, userIds[i]!);
+    if (chart.departments[i]! < groupIds.length) org.addMember(groupIds[chart.departments[i]!]!, userIds[i]!);
   }
   for (let g = DEPARTMENTS.length; g < groupIds.length && userIds.length > 0; g += 1) {
     const size = 3 + Math.floor(random() * 12);

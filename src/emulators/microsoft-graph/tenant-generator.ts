@@ -1,4 +1,5 @@
 import { JOB_TITLES as TITLES } from '../kit/names.ts';
+import { OrgChart } from '../kit/org-chart.ts';
 import { pickWith, seededRandom } from '../kit/seeded-random.ts';
 import { GraphTenant } from './tenant-model.ts';
 
@@ -26,15 +27,10 @@ export function generateTenant(options: GenerateTenantOptions): GraphTenant {
   const domain = options.domain ?? 'contoso.onmicrosoft.com';
   const tenant = new GraphTenant({ domain, seed: options.seed ?? 1, ...(options.tenantId ? { tenantId: options.tenantId } : {}), ...(options.now ? { now: options.now } : {}) });
   const userIds: string[] = [];
-  const departments: number[] = [];
+  const chart = new OrgChart(random, { givenNames: GIVEN, familyNames: FAMILY, adminFamily: 'Global', departmentCount: DEPARTMENTS.length });
 
   for (let i = 0; i < options.users; i += 1) {
-    const given = i === 0 ? 'Admin' : pick(GIVEN);
-    const family = i === 0 ? 'Global' : pick(FAMILY);
-    const local = i === 0 ? 'admin' : `${given}.${family}.${i}`.toLowerCase();
-    const managerIndex = i === 0 ? -1 : Math.floor((i - 1) / 8);
-    const department = managerIndex >= 0 && random() < 0.85 ? departments[managerIndex]! : Math.floor(random() * DEPARTMENTS.length);
-    departments.push(department);
+    const { given, family, local, managerIndex, department } = chart.next();
     const mailbox = i % 17 !== 5;
     const user = tenant.createUser(
       {
@@ -84,7 +80,7 @@ export function generateTenant(options: GenerateTenantOptions): GraphTenant {
 
   // Everyone is in their department's group; with fewer groups than departments, departments share them.
   const departmentGroups = Math.min(groupIds.length, DEPARTMENTS.length);
-  for (let i = 0; i < userIds.length; i += 1) tenant.addMember(groupIds[departments[i]! % departmentGroups]!, userIds[i]!, true);
+  for (let i = 0; i < userIds.length; i += 1) tenant.addMember(groupIds[chart.departments[i]! % departmentGroups]!, userIds[i]!, true);
   for (let g = DEPARTMENTS.length; g < groupIds.length; g += 1) {
     const size = 3 + Math.floor(random() * 20);
     for (let k = 0; k < size; k += 1) {

@@ -1,4 +1,5 @@
 import { DEPARTMENTS, FAMILY_NAMES as FAMILY, GIVEN_NAMES as GIVEN, JOB_TITLES as TITLES } from '../kit/names.ts';
+import { OrgChart } from '../kit/org-chart.ts';
 import { pickWith, seededRandom } from '../kit/seeded-random.ts';
 import { OktaOrg, type UserStatus } from './org-model.ts';
 
@@ -34,15 +35,11 @@ export function generateOrg(options: GenerateOrgOptions): OktaOrg {
   const baseTime = Date.UTC(2020, 0, 1);
   const userIds: string[] = [];
   const names: string[] = [];
-  const departments: number[] = [];
+  const chart = new OrgChart(random, { givenNames: GIVEN, familyNames: FAMILY, adminFamily: 'Root', departmentCount: DEPARTMENTS.length });
 
   for (let i = 0; i < options.users; i += 1) {
-    const given = i === 0 ? 'Admin' : pick(GIVEN);
-    const family = i === 0 ? 'Root' : pick(FAMILY);
-    const email = i === 0 ? `admin@${domain}` : `${given}.${family}.${i}@${domain}`.toLowerCase();
-    const managerIndex = i === 0 ? -1 : Math.floor((i - 1) / 8);
-    const department = managerIndex >= 0 && random() < 0.85 ? departments[managerIndex]! : Math.floor(random() * DEPARTMENTS.length);
-    departments.push(department);
+    const { given, family, local, managerIndex, department } = chart.next();
+    const email = i === 0 ? `admin@${domain}` : `${local}@${domain}`.toLowerCase();
     let status: UserStatus = 'ACTIVE';
     if (i > 0) {
       let roll = random();
@@ -97,7 +94,7 @@ export function generateOrg(options: GenerateOrgOptions): OktaOrg {
   }
   if (groupIds.length === 0 || userIds.length === 0) return org;
   for (let i = 0; i < userIds.length; i += 1) {
-    const department = departments[i]!;
+    const department = chart.departments[i]!;
     if (department < groupIds.length) org.addMemberUnchecked(groupIds[department]!, userIds[i]!);
   }
   for (let g = DEPARTMENTS.length; g < groupIds.length; g += 1) {
