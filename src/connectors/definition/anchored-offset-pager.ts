@@ -1,8 +1,7 @@
-import { GROUP_ID_PLACEHOLDER, type ProviderDefinition } from './load-provider-definition.ts';
+import type { ProviderDefinition } from './load-provider-definition.ts';
 import { getPath } from './json-path.ts';
-import { PagingError, type FetchJson, type Page, type PageCheckpoint, type PageContext } from './pager.ts';
+import { PagingError, requireResource, startListing, type FetchJson, type Page, type PageCheckpoint, type PageContext } from './pager.ts';
 import { type ResourceName } from './provider-definition.ts';
-import { expandTemplate } from './url-template.ts';
 
 /**
  * Offset paging that notices when the listing moved under it. With `skip`/`limit`, an object removed
@@ -37,21 +36,13 @@ export async function* anchoredOffsetPages(
   fetchJson: FetchJson,
   options: AnchoredOffsetOptions,
 ): AsyncGenerator<Page, void, undefined> {
-  const resource = definition.resources[resourceName];
-  if (resource === undefined) throw new Error(`Provider "${definition.id}" defines no ${resourceName} resource`);
-  const pagination = resource.pagination;
+  const pagination = requireResource(definition, resourceName).pagination;
   if (pagination.style !== 'offset') throw new Error(`${definition.id} ${resourceName} does not page by offset`);
   // Each page after the first spends one place on its anchor.
   if (pagination.pageSize < 2) throw new Error(`${definition.id} ${resourceName}: anchored paging needs pages of at least 2`);
-  if (resourceName === 'members' && context.groupId === undefined) throw new Error('Listing members needs a groupId');
-  const start = (context.checkpoint ?? null) as AnchoredCheckpoint | null;
-  if (start !== null && (start.resource !== resourceName || start.style !== 'offset' || start.groupId !== context.groupId)) {
-    throw new Error(`Checkpoint ${JSON.stringify(start)} does not belong to ${resourceName} (offset)`);
-  }
-
-  const values = { ...context.config, ...(context.groupId === undefined ? {} : { [GROUP_ID_PLACEHOLDER]: context.groupId }) };
-  const listUrl = new URL(expandTemplate(definition.baseUrl, values) + expandTemplate(resource.path, values));
-  for (const [name, value] of Object.entries(resource.params)) listUrl.searchParams.set(name, expandTemplate(value, values, false));
+  const listing = startListing(definition, resourceName, context);
+  const { resource, firstUrl: listUrl } = listing;
+  const start = listing.checkpoint as AnchoredCheckpoint | null;
   listUrl.searchParams.set(pagination.limitParam, String(pagination.pageSize));
   const label = `${definition.id} ${resourceName}`;
   const maxScans = Math.max(1, options.maxScans ?? 3);

@@ -2,8 +2,7 @@ import type { Connector, PageOptions, RecordPage } from '../connector.ts';
 import { readAhead } from '../read-ahead.ts';
 import { ITEM_ID_PLACEHOLDER, type ProviderDefinition } from './load-provider-definition.ts';
 import { mapGroup, mapMember, mapUser } from './mapping-engine.ts';
-import { pages, PagingError, type FetchJson } from './pager.ts';
-import { expandTemplate } from './url-template.ts';
+import { pages, PagingError, resourceUrl, type FetchJson } from './pager.ts';
 
 export interface DefinitionConnectorOptions {
   definition: ProviderDefinition;
@@ -56,8 +55,7 @@ export function definitionConnector(options: DefinitionConnectorOptions): Omit<C
       const resource = definition.resources[kind === 'user' ? 'users' : 'groups'];
       if (resource?.itemPath === undefined) throw new Error(`Provider "${definition.id}" cannot fetch one ${kind} (no itemPath)`);
       const values = { ...config, [ITEM_ID_PLACEHOLDER]: externalId };
-      const url = new URL(expandTemplate(definition.baseUrl, values) + expandTemplate(resource.itemPath, values));
-      for (const [name, value] of Object.entries(resource.itemParams)) url.searchParams.set(name, expandTemplate(value, values, false));
+      const url = resourceUrl(definition, resource.itemPath, resource.itemParams, values);
       const response = await fetchJson(url.href, { method: 'GET', headers: { accept: 'application/json' }, signal, acceptStatuses: [404] });
       // Asked by its id, the source says the object does not exist: that is a statement, not an absence.
       if (response.status === 404) return { kind, external_id: externalId, deleted: true };

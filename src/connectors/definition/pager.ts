@@ -1,6 +1,6 @@
 import { GROUP_ID_PLACEHOLDER, type ProviderDefinition } from './load-provider-definition.ts';
 import { getPath } from './json-path.ts';
-import { type ResourceName } from './provider-definition.ts';
+import { type ResourceDefinition, type ResourceName } from './provider-definition.ts';
 import { expandTemplate } from './url-template.ts';
 
 export interface FetchJsonInit {
@@ -58,6 +58,36 @@ export class PagingError extends Error {
   }
 }
 
+/** A resource of the definition, or an error naming what it lacks. */
+export function requireResource(definition: ProviderDefinition, resourceName: ResourceName): ResourceDefinition {
+  const resource = definition.resources[resourceName];
+  if (resource === undefined) throw new Error(`Provider "${definition.id}" defines no ${resourceName} resource`);
+  return resource;
+}
+
+/** A path template of the definition (a listing's, an item's) as a URL with its query parameters, placeholders filled. */
+export function resourceUrl(definition: ProviderDefinition, path: string, params: Readonly<Record<string, string>>, values: Readonly<Record<string, string>>): URL {
+  const url = new URL(expandTemplate(definition.baseUrl, values) + expandTemplate(path, values));
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, expandTemplate(value, values, false));
+  return url;
+}
+
+/**
+ * What every pager checks and needs before its first page: the resource, a group id for members, a
+ * checkpoint of this listing (or none), and the first page's URL with the placeholders' values.
+ */
+export function startListing(definition: ProviderDefinition, resourceName: ResourceName, context: PageContext) {
+  const resource = requireResource(definition, resourceName);
+  if (resourceName === 'members' && context.groupId === undefined) throw new Error('Listing members needs a groupId');
+  const { style } = resource.pagination;
+  const checkpoint = context.checkpoint ?? null;
+  if (checkpoint !== null && (checkpoint.resource !== resourceName || checkpoint.style !== style || checkpoint.groupId !== context.groupId)) {
+    throw new Error(`Checkpoint ${JSON.stringify(checkpoint)} does not belong to ${resourceName} (${style})`);
+  }
+  const values = { ...context.config, ...(context.groupId === undefined ? {} : { [GROUP_ID_PLACEHOLDER]: context.groupId }) };
+  return { resource, checkpoint, values, firstUrl: resourceUrl(definition, resource.path, resource.params, values) };
+}
+
 /** Walks a resource page by page in the definition's pagination style. */
 export async function* pages(
   definition: ProviderDefinition,
@@ -65,18 +95,8 @@ export async function* pages(
   context: PageContext,
   fetchJson: FetchJson,
 ): AsyncGenerator<Page, void, undefined> {
-  const resource = definition.resources[resourceName];
-  if (resource === undefined) throw new Error(`Provider "${definition.id}" defines no ${resourceName} resource`);
-  if (resourceName === 'members' && context.groupId === undefined) throw new Error('Listing members needs a groupId');
+  const { resource, checkpoint, firstUrl } = startListing(definition, resourceName, context);
   const pagination = resource.pagination;
-  const checkpoint = context.checkpoint ?? null;
-  if (checkpoint !== null && (checkpoint.resource !== resourceName || checkpoint.style !== pagination.style || checkpoint.groupId !== context.groupId)) {
-    throw new Error(`Checkpoint ${JSON.stringify(checkpoint)} does not belong to ${resourceName} (${pagination.style})`);
-  }
-
-  const values = { ...context.config, ...(context.groupId === undefined ? {} : { [GROUP_ID_PLACEHOLDER]: context.groupId }) };
-  const firstUrl = new URL(expandTemplate(definition.baseUrl, values) + expandTemplate(resource.path, values));
-  for (const [name, value] of Object.entries(resource.params)) firstUrl.searchParams.set(name, expandTemplate(value, values, false));
   const origin = firstUrl.origin;
   const cursor = (fields: Record<string, unknown>) =>
     ({ resource: resourceName, ...(context.groupId === undefined ? {} : { groupId: context.groupId }), style: pagination.style, ...fields }) as PageCheckpoint;

@@ -1,9 +1,8 @@
 import type { Connector, PageOptions, RecordPage } from '../connector.ts';
 import type { ProviderDefinition } from '../definition/load-provider-definition.ts';
 import { mapUser } from '../definition/mapping-engine.ts';
-import { pages, type FetchJson, type PageCheckpoint } from '../definition/pager.ts';
+import { pages, requireResource, resourceUrl, type FetchJson, type PageCheckpoint } from '../definition/pager.ts';
 import type { ResourceName } from '../definition/provider-definition.ts';
-import { expandTemplate } from '../definition/url-template.ts';
 import { readAhead } from '../read-ahead.ts';
 
 /**
@@ -44,9 +43,6 @@ export function firstPageCheckpoint(definition: ProviderDefinition, resource: Re
 }
 
 export function firstPageUrl(definition: ProviderDefinition, resource: ResourceName, config: Readonly<Record<string, string>>, extraParams: Record<string, string> = {}): string {
-  const spec = definition.resources[resource];
-  if (!spec) throw new Error(`Provider "${definition.id}" defines no ${resource} resource`);
-  const url = new URL(expandTemplate(definition.baseUrl, config) + expandTemplate(spec.path, config));
-  for (const [name, value] of Object.entries({ ...spec.params, ...extraParams })) url.searchParams.set(name, expandTemplate(value, config, false));
-  return url.href;
+  const spec = requireResource(definition, resource);
+  return resourceUrl(definition, spec.path, { ...spec.params, ...extraParams }, config).href;
 }
