@@ -74,3 +74,31 @@ test('readInTurn: an error reaches the consumer in its turn, and stopping closes
   await new Promise((resolve) => setTimeout(resolve, 10));
   for (const n of [0, 1, 2]) assert.ok(log.includes(`g${n} closed`), `g${n} closed`);
 });
+
+test('readAhead with a depth reads that many values ahead of a slow consumer, one read at a time, in order', async () => {
+  const log: string[] = [];
+  let reading = 0;
+  let mostAtOnce = 0;
+  const values = [1, 2, 3, 4, 5, 6];
+  const counted = (async function* () {
+    for (const value of values) {
+      reading += 1;
+      mostAtOnce = Math.max(mostAtOnce, reading);
+      log.push(`read ${value}`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      reading -= 1;
+      yield value;
+    }
+  })();
+  const seen: number[] = [];
+  for await (const value of readAhead(counted, 3)) {
+    // The consumer is slower than the source: by the time it is done, the source has read as far as allowed.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    log.push(`took ${value}`);
+    seen.push(value);
+  }
+  assert.deepEqual(seen, values);
+  assert.equal(mostAtOnce, 1, 'never two reads in flight');
+  assert.deepEqual(log.slice(0, 5), ['read 1', 'read 2', 'read 3', 'read 4', 'took 1'], 'three values are read ahead of the one being worked on, no more');
+  await assert.rejects(readAhead(counted, 0).next(), RangeError);
+});

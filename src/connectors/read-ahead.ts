@@ -1,24 +1,56 @@
 /**
- * Yields what `source` yields, asking it for the next value as soon as one is handed out: while the
- * consumer works on a page, the next one is already being fetched (a provider answers on its own time).
- * A value read ahead is only handed out when asked for; one never asked for is dropped. When the consumer
- * stops, the source is closed as soon as its read in flight settles; cancel that read with the signal
- * the source reads under.
+ * Yields what `source` yields, reading up to `depth` values ahead of the consumer: while it works on one
+ * value, the next ones are already being read (a provider answers on its own time, and a source that
+ * pages by cursor can only ask for a page once the one before it arrived). Values are read one at a time,
+ * in order; a value read ahead is only handed out when asked for, and one never asked for is dropped. A
+ * failed read reaches the consumer once the values before it are handed out. When the consumer stops,
+ * the source is closed as soon as its read in flight settles; cancel that read with the signal the source
+ * reads under.
  */
-export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+export async function* readAhead<T>(source: AsyncIterable<T>, depth = 1): AsyncGenerator<T, void, undefined> {
+  if (!Number.isInteger(depth) || depth < 1) throw new RangeError(`readAhead depth must be a positive integer, got ${depth}`);
   const iterator = source[Symbol.asyncIterator]();
-  let next = iterator.next();
+  const read: T[] = [];
+  let reading: Promise<void> | undefined;
+  let end: { done: true } | { failed: unknown } | undefined;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const readMore = (): void => {
+    if (reading || end || stopped || read.length >= depth) return;
+    reading = iterator.next().then(
+      (result) => {
+        reading = undefined;
+        if (result.done) end = { done: true };
+        else read.push(result.value);
+        wake?.();
+        readMore();
+      },
+      (error: unknown) => {
+        reading = undefined;
+        end = { failed: error };
+        wake?.();
+      },
+    );
+  };
   try {
     for (;;) {
-      const result = await next;
-      if (result.done) return;
-      next = iterator.next();
-      // Its failure reaches the consumer when it asks for that value; until then it must not go unhandled.
-      next.catch(() => undefined);
-      yield result.value;
+      if (read.length > 0) {
+        const value = read.shift()!;
+        readMore();
+        yield value;
+        continue;
+      }
+      if (end) {
+        if ('failed' in end) throw end.failed;
+        return;
+      }
+      readMore();
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
     }
   } finally {
-    void Promise.resolve(iterator.return?.()).catch(() => undefined);
+    stopped = true;
+    if (!end) void Promise.resolve(reading).then(() => iterator.return?.()).catch(() => undefined);
   }
 }
 

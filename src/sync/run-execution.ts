@@ -31,8 +31,12 @@ export interface RunSource {
   criticalGroups: readonly string[];
 }
 
-/** Groups whose members are read at once (a connection's provider client caps its requests in flight anyway). */
-const GROUPS_READ_AT_ONCE = 4;
+/**
+ * Groups whose members are read ahead of the one being taken. Most groups are one page, so this is how
+ * many requests wait their turn while a batch is applied: enough to keep the provider answering through
+ * it. The connection's provider client still caps the requests in flight.
+ */
+const GROUPS_READ_AT_ONCE = 32;
 
 /**
  * The next thing a run does, stored with the records of the last page it applied: a resumed run starts

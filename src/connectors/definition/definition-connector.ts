@@ -13,6 +13,13 @@ export interface DefinitionConnectorOptions {
 }
 
 /**
+ * Pages read ahead of the one being mapped and applied. A listing pages by cursor, one request after the
+ * other; reading several ahead keeps the provider answering while Roster applies a batch, instead of
+ * leaving it idle until the next page is asked for.
+ */
+const PAGES_READ_AHEAD = 8;
+
+/**
  * Maps a page's items one after the other. JSONata evaluates asynchronously, node by node; started all at
  * once, a page's evaluations interleave and keep each other's intermediate values alive, which costs
  * about three times as much as evaluating them in turn.
@@ -32,8 +39,7 @@ export function definitionConnector(options: DefinitionConnectorOptions): Omit<C
 
   async function* walk(resource: 'users' | 'groups' | 'members', map: (items: unknown[]) => Promise<RecordPage['records']>, page: PageOptions, groupId?: string) {
     const context = { config, groupId, checkpoint: page.checkpoint, signal: page.signal };
-    // The next page is fetched while this one is mapped and applied.
-    for await (const { items, checkpoint } of readAhead(pages(definition, resource, context, fetchJson))) {
+    for await (const { items, checkpoint } of readAhead(pages(definition, resource, context, fetchJson), PAGES_READ_AHEAD)) {
       yield { records: await map(items), checkpoint } satisfies RecordPage;
     }
   }
