@@ -14,6 +14,11 @@ export interface ReconcileContext {
   sync_run_id: string | null;
   /** Snapshot runs (the one being fed, or any running or held one of the connection) that record what they saw. */
   seen_run_ids: readonly string[];
+  /**
+   * New users whose manager is not known yet are not created yet (a full listing, where the manager is
+   * usually on a later page); see `recomputeUsers`.
+   */
+  defer_new_users_awaiting_manager: boolean;
   /** Reason recorded on tombstones written by this transaction. */
   tombstone_reason: string;
   now: string;

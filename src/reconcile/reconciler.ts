@@ -14,7 +14,7 @@ import { reconcileMemberships } from './membership-step.ts';
 import { reconcileNestings } from './nesting-step.ts';
 import { reconcileRoles } from './role-step.ts';
 import { writeSourceRecords } from './source-record-writer.ts';
-import { recomputeUsers, usersAwaiting } from './user-step.ts';
+import { recomputeUsers, usersAwaiting, usersDeferred } from './user-step.ts';
 import { SNAPSHOT_KINDS } from './sync-runs.ts';
 
 /** Records processed per step inside one transaction; bounds memory and statement sizes. */
@@ -41,6 +41,11 @@ export interface ApplyOptions {
   finalize?: (tx: Tx, totals: Counters, scope: TransactionScope) => Promise<EventDraft[] | void>;
   /** Count the organization's active users before applying (the deprovision guard needs it). */
   countActiveUsers?: boolean;
+  /**
+   * New users whose manager is not known yet wait for it (a full listing's users phase, which ends with
+   * `createDeferredUsers`), so each is created once, with its manager.
+   */
+  deferNewUsersAwaitingManager?: boolean;
 }
 
 /** What a transaction knows about the organization it works on. */
@@ -192,6 +197,26 @@ export class Reconciler {
   }
 
   /**
+   * Creates the connection's users that were deferred awaiting a manager who never came (or whose run
+   * stopped before it came), without that manager, in chunks: one transaction each, their events with
+   * the connection (and run) as source. Answers the counters.
+   */
+  async createDeferredUsers(connectionId: string, options: Pick<ApplyOptions, 'sync_run_id' | 'finalize'> = {}): Promise<Counters> {
+    const totals = newCounters();
+    for (;;) {
+      let remaining = 0;
+      const counters = await this.transact(connectionId, { requireActive: false, ...options }, async (_tx, nextContext) => {
+        const ctx = nextContext();
+        const deferred = await usersDeferred(ctx);
+        remaining = deferred.length;
+        await createUsers(ctx, deferred.slice(0, REDERIVE_CHUNK));
+      });
+      addCounters(totals, counters);
+      if (remaining <= REDERIVE_CHUNK) return totals;
+    }
+  }
+
+  /**
    * After a connection is deleted its records no longer speak for anyone: every person it was linked to
    * is re-derived without it (someone known only there becomes inactive, `connection_deleted`, keeping
    * their last-known attributes), and its groups are deleted with their memberships.
@@ -240,6 +265,7 @@ export class Reconciler {
           connections: scope.connections,
           sync_run_id: options.sync_run_id ?? null,
           seen_run_ids: seenRunIds,
+          defer_new_users_awaiting_manager: options.deferNewUsersAwaitingManager ?? false,
           tombstone_reason: options.tombstone_reason ?? 'removed_from_source',
           now: now.toISOString(),
           today: now.toISOString().slice(0, 10),
@@ -339,22 +365,35 @@ async function reconcileChunk(ctx: ReconcileContext, records: readonly IncomingR
     const owner = identity.owners.get(record.external_id);
     if (owner) affected.add(owner);
   }
-  await recomputeUsers(ctx, [...affected]);
-  // Reports whose manager only now became known are re-derived here; recomputing them creates no new
-  // identifiers, so one pass settles every reference.
-  const waiting = (await usersAwaiting(ctx, identity.newReferenceKeys)).filter((id) => !affected.has(id));
-  await recomputeUsers(ctx, waiting);
-  for (const id of waiting) affected.add(id);
+  const { deferred } = await recomputeUsers(ctx, [...affected]);
+  for (const id of deferred) affected.delete(id);
+  // Reports whose manager only now became known are re-derived (or, deferred until now, created) here;
+  // recomputing them creates no new identifiers, so one pass settles every reference.
+  const waiting = (await usersAwaiting(ctx, identity.newReferenceKeys)).filter((id) => !affected.has(id) && !deferred.has(id));
+  const later = await recomputeUsers(ctx, waiting);
+  for (const id of waiting) if (!later.deferred.has(id)) affected.add(id);
 
   const groups = await reconcileGroups(ctx, changes.groups);
   const touched = await reconcileMemberships(ctx, {
     changed: changes.memberships,
-    // Only a record that just got its person, or came back, can have memberships waiting for it.
-    linkedUsers: [...identity.newLinks.map((l) => l.external_id), ...changes.users.filter((u) => u.revived).map((u) => u.external_id)],
+    // Only a record that just got its person, or came back, can have memberships waiting for it; a
+    // person not created yet gets them when created.
+    linkedUsers: [
+      ...identity.newLinks.filter((l) => !deferred.has(l.user_id)).map((l) => l.external_id),
+      ...later.createdRecords,
+      ...changes.users.filter((u) => u.revived).map((u) => u.external_id),
+    ],
     removedUsers: changes.users.filter((u) => u.tombstoned).map((u) => u.external_id),
     activatedGroups: groups.activated,
   });
   await reconcileNestings(ctx, { changed: changes.nestings, activatedGroups: groups.activated });
   for (const id of touched) affected.add(id);
   await reconcileRoles(ctx, affected);
+}
+
+/** Creates deferred users (see `recomputeUsers`): derived now, whatever they still await, with the memberships waiting for them. */
+async function createUsers(ctx: ReconcileContext, userIds: readonly string[]): Promise<void> {
+  const { createdRecords } = await recomputeUsers(ctx, userIds);
+  const touched = await reconcileMemberships(ctx, { changed: [], linkedUsers: createdRecords, removedUsers: [], activatedGroups: [] });
+  await reconcileRoles(ctx, new Set([...userIds, ...touched]));
 }

@@ -27,12 +27,24 @@ interface UserRow {
   pins: string;
 }
 
+/** What `recomputeUsers` did besides writing: whom it held back, and the records whose person it created. */
+export interface RecomputeOutcome {
+  /** New users not created yet: their manager is not known (only when the context defers them). */
+  deferred: Set<string>;
+  /** The connection's records whose person was created in this call. */
+  createdRecords: string[];
+}
+
 /**
  * Re-derives the given canonical users from every record linked to them, writes what changed and
- * queues its events (then the conflicts the derivation found). New users (no row yet) are created.
+ * queues its events (then the conflicts the derivation found). New users (no row yet) are created —
+ * unless the context defers new users awaiting their manager and this one's is not known yet: then it
+ * is created once the manager arrives (`usersAwaiting`) or the listing ends (`usersDeferred`), with one
+ * `user.created` instead of a `user.created` without the manager and a `user.updated` with it.
  */
-export async function recomputeUsers(ctx: ReconcileContext, userIds: readonly string[]): Promise<void> {
-  if (userIds.length === 0) return;
+export async function recomputeUsers(ctx: ReconcileContext, userIds: readonly string[]): Promise<RecomputeOutcome> {
+  const outcome: RecomputeOutcome = { deferred: new Set(), createdRecords: [] };
+  if (userIds.length === 0) return outcome;
   const { tx } = ctx;
   const rows = (await inSlices(userIds, (slice) =>
     tx.selectFrom('users').select(['id', 'data', 'pins']).where('id', 'in', slice).execute(),
@@ -75,10 +87,19 @@ export async function recomputeUsers(ctx: ReconcileContext, userIds: readonly st
       created_at: before?.created_at ?? ctx.now,
       updated_at: ctx.now,
     };
+    let awaitingManager = false;
     for (const record of linked) {
       const key = managerKey(record);
-      if (key && !managers.has(key)) unresolved.push({ organization_id: ctx.organization_id, ref_key: key, user_id: userId });
+      if (key && !managers.has(key)) {
+        unresolved.push({ organization_id: ctx.organization_id, ref_key: key, user_id: userId });
+        awaitingManager = true;
+      }
     }
+    if (!row && awaitingManager && ctx.defer_new_users_awaiting_manager) {
+      outcome.deferred.add(userId);
+      continue;
+    }
+    if (!row) for (const record of linked) if (record.connection.id === ctx.connection.id) outcome.createdRecords.push(record.external_id);
     const changes = before ? diffObjects(before as unknown as JsonObject, after as unknown as JsonObject) : null;
     if (!changes || hasChanges(changes)) {
       const dataJson = JSON.stringify(after);
@@ -99,8 +120,9 @@ export async function recomputeUsers(ctx: ReconcileContext, userIds: readonly st
   }
 
   await writeUsers(ctx, writes);
-  // New users have no earlier unresolved references to clear.
-  await replaceUnresolved(ctx, [...current.keys()], unresolved);
+  // A new user may have been deferred before, with references of its own to clear.
+  await replaceUnresolved(ctx, userIds, unresolved);
+  return outcome;
 }
 
 /** The event for a new or changed user: deactivation and reactivation are their own types. Counts it. */
@@ -197,6 +219,24 @@ async function replaceUnresolved(
     await ctx.tx.deleteFrom('unresolved_references').where('user_id', 'in', slice).execute();
   }
   await insertRows(ctx.tx, INSERT_UNRESOLVED, rows, ctx.maxParameters);
+}
+
+/**
+ * Users of the connection held back awaiting their manager (`RecomputeOutcome.deferred`) and not created
+ * since: a listing that ended, or a run that stopped, leaves them to be created without the manager.
+ */
+export async function usersDeferred(ctx: ReconcileContext): Promise<string[]> {
+  const rows = await ctx.tx
+    .selectFrom('unresolved_references as r')
+    .innerJoin('identity_links as l', (join) => join.onRef('l.canonical_id', '=', 'r.user_id').on('l.connection_id', '=', ctx.connection.id).on('l.kind', '=', 'user'))
+    .leftJoin('users as u', 'u.id', 'r.user_id')
+    .select('r.user_id')
+    .distinct()
+    .where('r.organization_id', '=', ctx.organization_id)
+    .where('u.id', 'is', null)
+    .orderBy('r.user_id')
+    .execute();
+  return rows.map((r) => r.user_id);
 }
 
 /** Users whose unresolved references now point at someone: they are re-derived in the same transaction. */

@@ -70,6 +70,8 @@ export class LeaseLost extends Error {
 export class RunExecution {
   private pending: IncomingRecord[] = [];
   private pendingPages = 0;
+  /** The phase of what is pending (a batch never spans two phases' pages when one of them is `users`). */
+  private pendingPhase: Phase | null = null;
   private position: RunPosition;
   /** The delta cursor this run leaves behind once it ends; stored with its last batch. */
   private nextCursor: string | undefined;
@@ -127,6 +129,8 @@ export class RunExecution {
     }
     this.position = { phase: 'done' };
     await this.flush();
+    // Users a stopped run deferred, if this run's listing did not create them.
+    await this.createDeferredUsers();
     this.signal.throwIfAborted();
     // Each critical group was listed whole (or is gone): whom it no longer lists is no longer a member.
     if (kind === 'critical' && this.source.criticalGroups.length > 0) await this.removeUnstatedMemberships([...this.source.criticalGroups]);
@@ -264,6 +268,15 @@ export class RunExecution {
       const next: RunPosition = page.checkpoint ? { phase, page: page.checkpoint } : nextPhase(phases, phase);
       await this.take(phase, page, next);
     }
+    if (phase === 'users') {
+      // Every user is listed now: whoever still awaits a manager will not see them in this listing.
+      await this.flush();
+      await this.createDeferredUsers();
+    }
+  }
+
+  private async createDeferredUsers(): Promise<void> {
+    await this.deps.reconciler.createDeferredUsers(this.run.connection_id, { sync_run_id: this.run.id, finalize: this.recordInRun(0) });
   }
 
   private async members(phases: readonly Phase[]): Promise<void> {
@@ -329,6 +342,7 @@ export class RunExecution {
     this.signal.throwIfAborted();
     this.pending.push(...page.records);
     this.pendingPages += 1;
+    this.pendingPhase = phase;
     this.position = next;
     this.progress.phase = phase;
     if (this.pending.length >= this.options.applyBatch) await this.flush();
@@ -338,12 +352,29 @@ export class RunExecution {
   private async flush(): Promise<void> {
     const records = this.pending;
     const pages = this.pendingPages;
+    // A listing of every user: a new user's manager is probably on a later page, so the user waits for it.
+    const deferNewUsersAwaitingManager = this.pendingPhase === 'users';
     this.pending = [];
     this.pendingPages = 0;
+    this.pendingPhase = null;
     this.progress.pages += pages;
     this.progress.records += records.length;
     this.updateRate();
-    const finalize = async (tx: Tx, totals: Counters) => {
+    const finalize = this.recordInRun(pages);
+    if (records.length === 0) {
+      await this.deps.database.db.transaction().execute((tx) => finalize(tx, emptyCounters()));
+      return;
+    }
+    // Every pull run marks what it saw, so its members phase knows the groups it listed; only a full run commits.
+    await this.deps.reconciler.apply(this.run.connection_id, records, { sync_run_id: this.run.id, snapshot_id: this.run.id, finalize, deferNewUsersAwaitingManager });
+  }
+
+  /**
+   * What a transaction of this run does last: check the lease, add its counters (and pages) to the run's,
+   * store the checkpoint and progress, and with the last batch the cursor for the next delta round.
+   */
+  private recordInRun(pages: number) {
+    return async (tx: Tx, totals: Counters) => {
       const current = await findRun(tx, this.run.id);
       if (current.status !== 'running' || current.lease_owner !== this.options.workerId) throw new LeaseLost(this.run.id);
       const counters = addCounters({ ...newRunCounters(), ...JSON.parse(current.counters) }, totals) as ReturnType<typeof newRunCounters>;
@@ -356,12 +387,6 @@ export class RunExecution {
       // The last batch: the cursor the next delta round starts from goes in with it.
       if (this.position.phase === 'done' && this.nextCursor !== undefined) await storeCursor(tx, current, this.nextCursor, this.deps.clock().toISOString());
     };
-    if (records.length === 0) {
-      await this.deps.database.db.transaction().execute((tx) => finalize(tx, emptyCounters()));
-      return;
-    }
-    // Every pull run marks what it saw, so its members phase knows the groups it listed; only a full run commits.
-    await this.deps.reconciler.apply(this.run.connection_id, records, { sync_run_id: this.run.id, snapshot_id: this.run.id, finalize });
   }
 
   private updateRate(): void {
