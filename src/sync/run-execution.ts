@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Connector, DeltaSource, RecordPage } from '../connectors/connector.ts';
 import { CursorExpiredError } from '../connectors/connector.ts';
 import type { PageCheckpoint } from '../connectors/definition/pager.ts';
@@ -96,6 +97,9 @@ export class RunExecution {
     this.progress = run.progress ? (JSON.parse(run.progress) as RunProgress) : { phase: 'users', pages: 0, records: 0, rate: 0, expected_records: null, eta_seconds: null };
     this.startedAt = Date.parse(run.started_at);
     this.readSignal = AbortSignal.any([signal, this.reading.signal]);
+    // Every read under way listens to it twice (waiting for a request slot, then its request): up to
+    // one read per group read ahead, plus the listing's own, which is more than the default ten.
+    setMaxListeners(2 * (GROUPS_READ_AT_ONCE + 2), this.readSignal);
   }
 
   async execute(): Promise<void> {
