@@ -59,6 +59,19 @@ export async function recomputeUsers(ctx: ReconcileContext, userIds: readonly st
   for (const userId of userIds) {
     const linked = records.get(userId) ?? [];
     const row = current.get(userId);
+    let awaitingManager = false;
+    for (const record of linked) {
+      const key = managerKey(record);
+      if (key && !managers.has(key)) {
+        unresolved.push({ organization_id: ctx.organization_id, ref_key: key, user_id: userId });
+        awaitingManager = true;
+      }
+    }
+    if (!row && awaitingManager && ctx.defer_new_users_awaiting_manager) {
+      outcome.deferred.add(userId);
+      continue;
+    }
+    if (!row) for (const record of linked) if (record.connection.id === ctx.connection.id) outcome.createdRecords.push(record.external_id);
     const before = row ? (JSON.parse(row.data) as CanonicalUser) : null;
     const pins = row ? (JSON.parse(row.pins) as Partial<Record<OwnedUserAttribute, string>>) : {};
     const derived = deriveUser(linked, { policy: ctx.policy, pins, managers, today: ctx.today });
@@ -87,19 +100,6 @@ export async function recomputeUsers(ctx: ReconcileContext, userIds: readonly st
       created_at: before?.created_at ?? ctx.now,
       updated_at: ctx.now,
     };
-    let awaitingManager = false;
-    for (const record of linked) {
-      const key = managerKey(record);
-      if (key && !managers.has(key)) {
-        unresolved.push({ organization_id: ctx.organization_id, ref_key: key, user_id: userId });
-        awaitingManager = true;
-      }
-    }
-    if (!row && awaitingManager && ctx.defer_new_users_awaiting_manager) {
-      outcome.deferred.add(userId);
-      continue;
-    }
-    if (!row) for (const record of linked) if (record.connection.id === ctx.connection.id) outcome.createdRecords.push(record.external_id);
     const changes = before ? diffObjects(before as unknown as JsonObject, after as unknown as JsonObject) : null;
     if (!changes || hasChanges(changes)) {
       const dataJson = JSON.stringify(after);
