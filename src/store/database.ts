@@ -1,8 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type Transaction, type UnknownRow } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Schema } from './schema.ts';
 import { startCheckpointer } from './sqlite-checkpointer.ts';
@@ -54,7 +53,7 @@ export function openSqlite(file: string): Database {
   // A log that grew under load is cut back once checkpointed, instead of staying at its largest.
   sqlite.pragma('journal_size_limit = 67108864');
   const checkpointer = startCheckpointer(file);
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), plugins: [new EventLoopTurns()] });
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return {
     db,
     capabilities: { concurrentWriters: false, serialColumnType: 'integer-autoincrement', maxParameters: 32_000 },
@@ -65,32 +64,6 @@ export function openSqlite(file: string): Database {
       await checkpointer.stop();
     },
   };
-}
-
-/** Longest stretch of back-to-back SQLite statements before the event loop gets a turn. */
-const EVENT_LOOP_TURN_MS = 10;
-
-/**
- * better-sqlite3 runs each statement synchronously, so a reconciliation of thousands of records is one
- * unbroken run of microtasks: while it lasts no socket is read, and the provider pages being read ahead
- * wait in the kernel (a listing whose next request needs the last response stops altogether). After a
- * statement that ends such a stretch, this gives the event loop a turn. The transaction keeps the only
- * connection meanwhile, so whatever else runs queues behind it for the database as before.
- */
-class EventLoopTurns implements KyselyPlugin {
-  private lastTurn = performance.now();
-
-  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    return args.node;
-  }
-
-  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-    if (performance.now() - this.lastTurn >= EVENT_LOOP_TURN_MS) {
-      await nextTurn();
-      this.lastTurn = performance.now();
-    }
-    return args.result;
-  }
 }
 
 const STATEMENT_CACHE_SIZE = 200;
