@@ -55,7 +55,7 @@ export interface FloorPlan {
   members: (groupId: string) => AsyncIterable<Page>;
   /** A member the sync keeps as a membership: a person, not a nested group or a device. */
   isUserMember: (item: unknown) => boolean;
-  /** Groups whose members are read at once: 1 reads one page at a time; the engine reads 4 groups at once. */
+  /** Groups whose members are read at once: 1 reads one page at a time; the engine reads GROUPS_READ_AT_ONCE (run-execution.ts). */
   membersReadAtOnce: number;
 }
 

@@ -37,7 +37,7 @@ export interface RunSource {
  * many requests wait their turn while a batch is applied: enough to keep the provider answering through
  * it. The connection's provider client still caps the requests in flight.
  */
-const GROUPS_READ_AT_ONCE = 32;
+export const GROUPS_READ_AT_ONCE = 32;
 
 /**
  * The next thing a run does, stored with the records of the last page it applied: a resumed run starts
