@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startGoogleEmulator, type GoogleEmulator, type GoogleUser } from '../src/emulators/google/index.ts';
-import { createOrganization, eventsOf, expectStatus } from './support/api.ts';
+import { Reconciler } from '../src/reconcile/reconciler.ts';
+import { createOrganization, createPushConnection, eventsOf, expectStatus } from './support/api.ts';
+import { ingest, user, usersOf } from './support/directory.ts';
 import { createGoogleConnection, emulatorConfig, eventually, fastSyncConfig, getConnection, runEnded, serviceAccountCredentials, userByEmail } from './support/google-sync.ts';
 import { forEachEngine, useTestRoster } from './support/roster.ts';
 
@@ -87,5 +89,33 @@ forEachEngine('users listed before their manager', (engine) => {
     const events = await userEvents(person.id);
     assert.deepEqual(events.map((e) => e.type), ['user.created', 'user.updated']);
     assert.deepEqual(events[1]!.changes.manager_id, { from: null, to: boss.id });
+  });
+});
+
+forEachEngine('users deferred by a listing that stopped', (engine) => {
+  const roster = useTestRoster(engine);
+
+  test("are created at the next run's end without their manager, and get the manager once it comes", async () => {
+    const organization = await createOrganization(roster(), 'Stopped listing');
+    const connection = await createPushConnection(roster(), organization.id);
+    // What a listing's batch does; the listing then stops before the manager's page.
+    const reconciler = new Reconciler({ database: roster().database });
+    const report = { kind: 'user', external_id: 'u-report', deleted: false, attributes: { email: 'report@acme.test', manager: { external_id: 'u-boss' } }, raw: { id: 'u-report' } } as const;
+    await reconciler.apply(connection.id, [report], { deferNewUsersAwaitingManager: true });
+    assert.deepEqual(await usersOf(roster(), organization.id), [], 'held back while the manager is not known');
+
+    const created = await reconciler.createDeferredUsers(connection.id);
+    assert.equal(created.users_created, 1);
+    const [person] = await usersOf(roster(), organization.id);
+    assert.equal(person.email, 'report@acme.test');
+    assert.equal(person.manager_id, null);
+    assert.equal((await reconciler.createDeferredUsers(connection.id)).users_created, 0, 'nobody is left to create');
+
+    await ingest(roster(), connection.id, [user('u-boss', { email: 'boss@acme.test' })]);
+    const boss = (await usersOf(roster(), organization.id)).find((u) => u.email === 'boss@acme.test');
+    const now = (await usersOf(roster(), organization.id)).find((u) => u.id === person.id);
+    assert.equal(now.manager_id, boss.id, 'the reference it was created with still resolves');
+    const events = (await eventsOf(roster(), organization.id)).filter((e) => e.data.id === person.id).map((e) => e.type);
+    assert.deepEqual(events, ['user.created', 'user.updated']);
   });
 });
