@@ -53,3 +53,19 @@ export async function linkedGroups(
       .execute(),
   );
 }
+
+/** Which of the connection's records of one kind are tombstoned (removed at the source), by external id. */
+export async function tombstonedRecords(ctx: ReconcileContext, kind: 'user' | 'group', externalIds: readonly string[]): Promise<Set<string>> {
+  const rows = await inSlices([...new Set(externalIds)], (slice) =>
+    ctx.tx
+      .selectFrom('source_records')
+      .select('external_id')
+      .where('connection_id', '=', ctx.connection.id)
+      .where('kind', '=', kind)
+      .where('external_id', 'in', slice)
+      // The condition of the partial index source_records_tombstoned, which answers this alone.
+      .where('tombstoned_at', 'is not', null)
+      .execute(),
+  );
+  return new Set(rows.map((r) => r.external_id));
+}

@@ -1,7 +1,7 @@
 import { chunks, groupBy, inSlices } from '../store/batching.ts';
 import { bulkInsert, insertRows } from '../store/bulk-insert.ts';
 import type { ReconcileContext } from './context.ts';
-import { linkedGroups } from './lookups.ts';
+import { linkedCanonicalIds, linkedGroups, tombstonedRecords } from './lookups.ts';
 import type { ChangedMembershipRecord } from './source-record-writer.ts';
 
 export interface MembershipInputs {
@@ -43,22 +43,12 @@ export async function reconcileMemberships(ctx: ReconcileContext, inputs: Member
   const all = [...pairs.values()];
   // One joined read each: a group's canonical id with its state, a user's with whether its record is live.
   const groupRows = await linkedGroups(ctx, all.map((p) => p.group));
-  const userRows = await inSlices([...new Set(all.map((p) => p.user))], (slice) =>
-    ctx.tx
-      .selectFrom('identity_links as l')
-      .innerJoin('source_records as r', (join) =>
-        join.onRef('r.connection_id', '=', 'l.connection_id').onRef('r.kind', '=', 'l.kind').onRef('r.external_id', '=', 'l.external_id'),
-      )
-      .select(['l.external_id', 'l.canonical_id', 'r.tombstoned_at'])
-      .where('l.connection_id', '=', ctx.connection.id)
-      .where('l.kind', '=', 'user')
-      .where('l.external_id', 'in', slice)
-      .execute(),
-  );
+  const userIds = [...new Set(all.map((p) => p.user))];
+  // A user's canonical id, and whether their record is removed: two narrow reads instead of each record's row.
+  const users = await linkedCanonicalIds(ctx, ctx.connection.id, 'user', userIds);
+  const removedUserRecords = await tombstonedRecords(ctx, 'user', userIds);
   const groups = new Map(groupRows.map((g) => [g.external_id, g.id]));
   const activeGroups = new Set(groupRows.filter((g) => g.state === 'active').map((g) => g.id));
-  const users = new Map(userRows.map((u) => [u.external_id, u.canonical_id]));
-  const liveUserRecords = new Set(userRows.filter((u) => u.tombstoned_at === null).map((u) => u.external_id));
 
   const wanted: Pair[] = [];
   const unwanted: Pair[] = [];
@@ -67,7 +57,7 @@ export async function reconcileMemberships(ctx: ReconcileContext, inputs: Member
     const userId = users.get(p.user);
     if (!groupId || !userId) continue;
     const pair = { group_id: groupId, user_id: userId };
-    if (p.live && activeGroups.has(groupId) && liveUserRecords.has(p.user)) wanted.push(pair);
+    if (p.live && activeGroups.has(groupId) && !removedUserRecords.has(p.user)) wanted.push(pair);
     else unwanted.push(pair);
   }
   const existing = await existingPairs(ctx, [...wanted, ...unwanted]);

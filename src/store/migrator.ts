@@ -6,6 +6,7 @@ import * as scim from './migrations/003-scim.ts';
 import * as sync from './migrations/004-sync.ts';
 import * as pushEvents from './migrations/005-push-events.ts';
 import * as groupNesting from './migrations/006-group-nesting.ts';
+import * as tombstonedRecords from './migrations/007-tombstoned-records.ts';
 
 /** The one migration set, shared by both engines; engine differences come in as capabilities. */
 function migrations(database: Database): Record<string, Migration> {
@@ -16,6 +17,7 @@ function migrations(database: Database): Record<string, Migration> {
     '004-sync': { up: (db) => sync.up(db, database.capabilities) },
     '005-push-events': { up: (db) => pushEvents.up(db, database.capabilities) },
     '006-group-nesting': { up: (db) => groupNesting.up(db, database.capabilities) },
+    '007-tombstoned-records': { up: (db) => tombstonedRecords.up(db, database.capabilities) },
   };
 }
 
