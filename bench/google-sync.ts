@@ -23,7 +23,6 @@ import { googleWorkspaceDefinition } from '../src/connectors/google/google.defin
 import type { ServiceAccountKey } from '../src/emulators/google/index.ts';
 import { JwtBearerStrategy } from '../src/sync/credentials/jwt-bearer.strategy.ts';
 import { TokenManager } from '../src/sync/credentials/token-manager.ts';
-import { GROUPS_READ_AT_ONCE } from '../src/sync/run-execution.ts';
 import { fetchJsonVia } from '../src/sync/http/fetch-json.ts';
 import { ProviderHttpClient } from '../src/sync/http/provider-http-client.ts';
 import { printed } from './emulator-process.ts';
@@ -77,8 +76,6 @@ export const googleBench: BenchProvider = {
     members: (groupId) => pages(source.definition, 'members', { config: source.config, groupId }, source.fetchJson),
     // Members of type USER: the memberships a sync keeps.
     isUserMember: (member) => (member as { type?: string }).type === 'USER',
-    // The floor reads members as wide as the engine does.
-    membersReadAtOnce: GROUPS_READ_AT_ONCE,
   }),
   targets: { fullSyncSecondsPer100k: 30, fullSyncPeakRssBytes: 1024 ** 3 },
 };

@@ -18,7 +18,6 @@ import type { ResourceName } from '../src/connectors/definition/provider-definit
 import { DEFAULT_RATE_LIMITS } from '../src/emulators/okta/rate-limits.ts';
 import { control, printed } from './emulator-process.ts';
 import { connectionSource, type PullSource } from './pull-floor.ts';
-import { GROUPS_READ_AT_ONCE } from '../src/sync/run-execution.ts';
 import { runPullSyncBenchmark, type BenchProvider, type PullSyncBenchOptions } from './pull-sync-harness.ts';
 
 const CHANGED_USERS = 100;
@@ -57,8 +56,6 @@ export const graphBench: BenchProvider = {
     groupId: idOf('id'),
     members: (groupId) => listing(source, 'members', groupId),
     isUserMember: (member) => field(member, '@odata.type') === '#microsoft.graph.user',
-    // The floor reads members as wide as the engine does.
-    membersReadAtOnce: GROUPS_READ_AT_ONCE,
   }),
   throttled: async (emulator) => (await control<{ throttled: number }>(emulator, 'GET', '/stats')).throttled,
   targets: {},
@@ -100,8 +97,6 @@ export const oktaBench: BenchProvider = {
     members: (groupId) => listing(source, 'members', groupId),
     // /groups/{id}/users lists users only.
     isUserMember: () => true,
-    // The floor reads members as wide as the engine does.
-    membersReadAtOnce: GROUPS_READ_AT_ONCE,
   }),
   rateLimitNote: (floor) => {
     const users = floor.requestsByResource.users ?? 0;
@@ -144,8 +139,6 @@ export const jumpCloudBench: BenchProvider = {
       groupId: idOf('id'),
       members: (groupId) => anchored('members', (member) => idOf('id')(field(member, 'to')), groupId),
       isUserMember: (member) => field(field(member, 'to'), 'type') === 'user',
-      // The floor reads members as wide as the engine does.
-    membersReadAtOnce: GROUPS_READ_AT_ONCE,
     };
   },
   throttled: async (emulator) => (await control<{ throttled: number }>(emulator, 'GET', '/stats')).throttled,

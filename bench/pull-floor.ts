@@ -5,6 +5,7 @@ import { readConnectionConfig } from '../src/connectors/pull-connection-type.ts'
 import { pullConnectionType } from '../src/connectors/pull-connection-types.ts';
 import { readInTurn } from '../src/connectors/read-ahead.ts';
 import { TokenManager } from '../src/sync/credentials/token-manager.ts';
+import { GROUPS_READ_AT_ONCE } from '../src/sync/run-execution.ts';
 import { fetchJsonVia } from '../src/sync/http/fetch-json.ts';
 import { ProviderHttpClient } from '../src/sync/http/provider-http-client.ts';
 
@@ -55,8 +56,6 @@ export interface FloorPlan {
   members: (groupId: string) => AsyncIterable<Page>;
   /** A member the sync keeps as a membership: a person, not a nested group or a device. */
   isUserMember: (item: unknown) => boolean;
-  /** Groups whose members are read at once: 1 reads one page at a time; the engine reads GROUPS_READ_AT_ONCE (run-execution.ts). */
-  membersReadAtOnce: number;
 }
 
 export interface FloorResult {
@@ -105,15 +104,11 @@ export async function floor(plan: FloorPlan): Promise<FloorResult> {
   }
   result.groups = groupIds.length;
   lap('groups');
-  const memberPages: AsyncIterable<Page> =
-    plan.membersReadAtOnce <= 1
-      ? (async function* () {
-          for (const groupId of groupIds) yield* plan.members(groupId);
-        })()
-      : readInTurn(
-          groupIds.map((groupId) => () => plan.members(groupId)),
-          plan.membersReadAtOnce,
-        );
+  // As many groups at once as the engine reads: the floor is the same reading as the sync's.
+  const memberPages = readInTurn(
+    groupIds.map((groupId) => () => plan.members(groupId)),
+    GROUPS_READ_AT_ONCE,
+  );
   for await (const page of memberPages) {
     result.requests++;
     result.userMemberships += page.items.filter(plan.isUserMember).length;

@@ -41,7 +41,7 @@ export async function reconcileMemberships(ctx: ReconcileContext, inputs: Member
   if (pairs.size === 0) return touchedUsers;
 
   const all = [...pairs.values()];
-  // One joined read each: a group's canonical id with its state, a user's with whether its record is live.
+  // A group's canonical id with its state in one joined read.
   const groupRows = await linkedGroups(ctx, all.map((p) => p.group));
   const userIds = [...new Set(all.map((p) => p.user))];
   // A user's canonical id, and whether their record is removed: two narrow reads instead of each record's row.

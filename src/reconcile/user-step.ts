@@ -67,11 +67,13 @@ export async function recomputeUsers(ctx: ReconcileContext, userIds: readonly st
         awaitingManager = true;
       }
     }
-    if (!row && awaitingManager && ctx.defer_new_users_awaiting_manager) {
-      outcome.deferred.add(userId);
-      continue;
+    if (!row) {
+      if (awaitingManager && ctx.defer_new_users_awaiting_manager) {
+        outcome.deferred.add(userId);
+        continue;
+      }
+      for (const record of linked) if (record.connection.id === ctx.connection.id) outcome.createdRecords.push(record.external_id);
     }
-    if (!row) for (const record of linked) if (record.connection.id === ctx.connection.id) outcome.createdRecords.push(record.external_id);
     const before = row ? (JSON.parse(row.data) as CanonicalUser) : null;
     const pins = row ? (JSON.parse(row.pins) as Partial<Record<OwnedUserAttribute, string>>) : {};
     const derived = deriveUser(linked, { policy: ctx.policy, pins, managers, today: ctx.today });

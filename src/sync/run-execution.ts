@@ -71,8 +71,6 @@ export class LeaseLost extends Error {
 export class RunExecution {
   private pending: IncomingRecord[] = [];
   private pendingPages = 0;
-  /** The phase of what is pending (a batch never spans two phases' pages when one of them is `users`). */
-  private pendingPhase: Phase | null = null;
   private position: RunPosition;
   /** The delta cursor this run leaves behind once it ends; stored with its last batch. */
   private nextCursor: string | undefined;
@@ -346,7 +344,6 @@ export class RunExecution {
     this.signal.throwIfAborted();
     this.pending.push(...page.records);
     this.pendingPages += 1;
-    this.pendingPhase = phase;
     this.position = next;
     this.progress.phase = phase;
     if (this.pending.length >= this.options.applyBatch) await this.flush();
@@ -357,10 +354,10 @@ export class RunExecution {
     const records = this.pending;
     const pages = this.pendingPages;
     // A listing of every user: a new user's manager is probably on a later page, so the user waits for it.
-    const deferNewUsersAwaitingManager = this.pendingPhase === 'users';
+    // (What is pending is of the phase last taken: the users phase ends with a flush of its own.)
+    const deferNewUsersAwaitingManager = this.progress.phase === 'users';
     this.pending = [];
     this.pendingPages = 0;
-    this.pendingPhase = null;
     this.progress.pages += pages;
     this.progress.records += records.length;
     this.updateRate();
