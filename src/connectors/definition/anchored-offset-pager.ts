@@ -1,6 +1,6 @@
 import type { ProviderDefinition } from './load-provider-definition.ts';
 import { getPath } from './json-path.ts';
-import { PagingError, requireResource, startListing, type FetchJson, type Page, type PageCheckpoint, type PageContext } from './pager.ts';
+import { PagingError, readItems, requireResource, startListing, type FetchJson, type Page, type PageCheckpoint, type PageContext } from './pager.ts';
 import { type ResourceName } from './provider-definition.ts';
 
 /**
@@ -112,13 +112,6 @@ export async function* anchoredOffsetPages(
     yield { items, checkpoint: null };
     return;
   }
-}
-
-function readItems(body: unknown, itemsPath: string, absentMeansEmpty: boolean, url: string): unknown[] {
-  const items = getPath(body, itemsPath);
-  if (Array.isArray(items)) return items;
-  if (items === undefined && absentMeansEmpty) return [];
-  throw new PagingError(`response has ${items === undefined ? 'no' : `a non-array (${typeof items})`} "${itemsPath}" item array`, url);
 }
 
 /** A stated total that is missing or not a count is a broken response, not a reason to trust the pages. */

@@ -161,7 +161,8 @@ function sameOrigin(link: URL, origin: string, from: string): string {
   return link.href;
 }
 
-function readItems(body: unknown, itemsPath: string, absentMeansEmpty: boolean, url: string): unknown[] {
+/** A page's items at `itemsPath`; an absent array is an empty page only where the provider omits empty ones. */
+export function readItems(body: unknown, itemsPath: string, absentMeansEmpty: boolean, url: string): unknown[] {
   const items = getPath(body, itemsPath);
   if (Array.isArray(items)) return items;
   if (items === undefined && absentMeansEmpty) return [];
