@@ -7,7 +7,8 @@ import type { CliContext } from '../src/cli/context.ts';
 import { runCli } from '../src/cli/program.ts';
 import { startGoogleEmulator, type GoogleEmulator } from '../src/emulators/google/index.ts';
 import { createOrganization } from './support/api.ts';
-import { createGoogleConnection, emulatorConfig, eventually, fastSyncConfig, getConnection, runEnded, serviceAccountCredentials } from './support/google-sync.ts';
+import { createGoogleConnection, emulatorConfig, serviceAccountCredentials } from './support/google-sync.ts';
+import { eventually, fastSyncConfig, firstRun, runEnded } from './support/pull-sync.ts';
 import { useTestRoster } from './support/roster.ts';
 
 function capture(env: NodeJS.ProcessEnv, signal?: AbortSignal): CliContext & { out: string[]; err: string[] } {
@@ -33,8 +34,7 @@ describe('roster sync', () => {
   test('queues a run, prints its progress and its outcome, and exits 0 when it completed', async () => {
     const organizationId = (await createOrganization(roster(), 'CLI')).id;
     connectionId = (await createGoogleConnection(roster(), organizationId, { config: emulatorConfig(emulator, { push: false }), credentials: serviceAccountCredentials(emulator) })).id;
-    await eventually('activation', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
-    const first = await eventually('the activation run', async () => (await roster().request('GET', `/v1/sync-runs?connection_id=${connectionId}`)).body.data[0]);
+    const first = await firstRun(roster(), connectionId);
     await runEnded(roster(), first.id);
 
     const context = capture(env());

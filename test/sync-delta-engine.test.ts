@@ -12,7 +12,7 @@ import { ConnectionSecretsRepo } from '../src/store/connection-secrets.repo.ts';
 import { createAesGcmSecretBox } from '../src/security/secret-box.ts';
 import { StaticHeaderStrategy } from '../src/sync/credentials/static-header.strategy.ts';
 import { createOrganization, eventsOf, expectStatus } from './support/api.ts';
-import { eventually, fastSyncConfig, runEnded, userByEmail, usersOf } from './support/google-sync.ts';
+import { eventually, fastSyncConfig, runEnded, userByEmail, usersOf } from './support/pull-sync.ts';
 import { forEachEngine, useTestRoster, type TestRoster } from './support/roster.ts';
 
 /**

@@ -6,17 +6,8 @@ import { startGoogleEmulator, type GoogleEmulator } from '../src/emulators/googl
 import { JwtBearerStrategy } from '../src/sync/credentials/jwt-bearer.strategy.ts';
 import { ProviderHttpClient } from '../src/sync/http/provider-http-client.ts';
 import { assertError, createOrganization, eventsOf, expectStatus } from './support/api.ts';
-import {
-  createGoogleConnection,
-  emulatorConfig,
-  eventually,
-  fastSyncConfig,
-  getConnection,
-  runEnded,
-  serviceAccountCredentials,
-  userByEmail,
-  usersOf,
-} from './support/google-sync.ts';
+import { createGoogleConnection, emulatorConfig, serviceAccountCredentials } from './support/google-sync.ts';
+import { becomesActive, eventually, fastSyncConfig, firstRun, getConnection, runEnded, userByEmail, usersOf } from './support/pull-sync.ts';
 import { forEachEngine, useTestRoster } from './support/roster.ts';
 
 /**
@@ -51,9 +42,7 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     assert.equal(created.category, 'directory');
     assert.equal(JSON.stringify(created).includes('PRIVATE KEY'), false, 'credentials are never answered');
 
-    await eventually('the connection to be active', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
-    // Activation queues the first full run right after the state changes.
-    const first = await eventually('the activation run', async () => (await runsOf())[0]);
+    const first = await firstRun(roster(), connectionId);
     assert.equal(first.kind, 'full');
     assert.equal(first.trigger, 'activation');
     const run = await runEnded(roster(), first.id);
@@ -325,7 +314,7 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     const retried = await runEnded(roster(), retry.run.id);
     assert.equal(retried.status, 'completed', JSON.stringify(retried));
     // The connection's health follows the run's end.
-    await eventually('the connection to be active again', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
+    await becomesActive(roster(), connectionId, 'the connection to be active again');
     for (const user of victims) assert.equal((await userByEmail(roster(), organizationId, user.primaryEmail)).state, 'inactive');
   });
 
@@ -410,7 +399,7 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
 
     const run = expectStatus(await roster().request('POST', `/v1/connections/${created.id}/sync`, {}), 202) as any;
     assert.equal((await runEnded(roster(), run.run.id)).status, 'completed');
-    await eventually('the connection to be active', async () => ((await getConnection(roster(), created.id)).state === 'active' ? true : undefined));
+    await becomesActive(roster(), created.id);
     await eventually('its schedule', async () => ((await schedules()).length === 3 ? true : undefined));
     assert.deepEqual((await schedules()).map((r) => r.tier).sort(), ['critical', 'full', 'profile']);
   });

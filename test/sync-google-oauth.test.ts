@@ -5,7 +5,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import { startGoogleEmulator, type GoogleEmulator } from '../src/emulators/google/index.ts';
 import { assertError, auditOf, createOrganization, createPushConnection, createScopedKey, eventsOf, expectStatus } from './support/api.ts';
-import { createGoogleConnection, emulatorConfig, eventually, fastSyncConfig, getConnection, runEnded, serviceAccountCredentials, usersOf } from './support/google-sync.ts';
+import { createGoogleConnection, emulatorConfig, serviceAccountCredentials } from './support/google-sync.ts';
+import { becomesActive, eventually, fastSyncConfig, getConnection, runEnded, usersOf } from './support/pull-sync.ts';
 import { forEachEngine, useTestRoster } from './support/roster.ts';
 
 /**
@@ -64,7 +65,7 @@ forEachEngine('Google Workspace connected by an admin’s OAuth consent', (engin
     return { ...(await land(callback)), callback };
   }
 
-  const activeAgain = (id: string) => eventually(`connection ${id} to be active`, async () => ((await getConnection(roster(), id)).state === 'active' ? true : undefined));
+  const activeAgain = (id: string) => becomesActive(roster(), id, `connection ${id} to be active`);
 
   /** The full run an activation queues, other than the runs in `earlier`. */
   async function completedActivationRun(id: string, earlier: readonly any[] = []) {

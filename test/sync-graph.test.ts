@@ -4,7 +4,7 @@ import { Client } from '@microsoft/microsoft-graph-client';
 import { GRAPH_USER_SELECT } from '../src/connectors/microsoft-graph/graph.definition.ts';
 import { startGraphEmulator, type GraphEmulator } from '../src/emulators/microsoft-graph/index.ts';
 import { createOrganization, eventsOf, expectStatus } from './support/api.ts';
-import { eventually, fastSyncConfig, getConnection, runEnded, userByEmail, usersOf } from './support/google-sync.ts';
+import { becomesActive, eventually, fastSyncConfig, firstRun, getConnection, runEnded, userByEmail, usersOf } from './support/pull-sync.ts';
 import { createGraphConnection, graphConfig, graphCredentials, graphUserMemberships, liveGraphUsers } from './support/graph-sync.ts';
 import { forEachEngine, useTestRoster } from './support/roster.ts';
 
@@ -61,8 +61,7 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
     assert.equal(created.category, 'idp');
     assert.equal(JSON.stringify(created).includes(emulator.app.clientSecret), false, 'the secret is never answered');
 
-    await eventually('the connection to be active', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
-    const first = await eventually('the activation run', async () => (await runsOf())[0]);
+    const first = await firstRun(roster(), connectionId);
     assert.equal(first.kind, 'full');
     const run = await runEnded(roster(), first.id);
     assert.equal(run.status, 'completed', JSON.stringify(run));
@@ -353,6 +352,6 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
 
     // The admin pastes the new secret: validated again, active again.
     expectStatus(await roster().request('PUT', `/v1/connections/${connectionId}/credentials`, { credentials: graphCredentials(emulator, newSecret) }), 200);
-    await eventually('active again', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
+    await becomesActive(roster(), connectionId, 'active again');
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startJumpCloudEmulator, type JumpCloudEmulator } from '../src/emulators/jumpcloud/index.ts';
 import { assertError, createOrganization, eventsOf, expectStatus } from './support/api.ts';
-import { eventually, fastSyncConfig, getConnection, runEnded, userByEmail, usersOf } from './support/google-sync.ts';
+import { becomesActive, eventually, fastSyncConfig, firstRun, getConnection, runEnded, runsOf, userByEmail, usersOf } from './support/pull-sync.ts';
 import { apiKeyCredentials, createJumpCloudConnection, jumpCloudConfig, requestRun } from './support/jumpcloud-sync.ts';
 import { forEachEngine, useTestRoster } from './support/roster.ts';
 
@@ -25,7 +25,6 @@ forEachEngine('JumpCloud connection through the sync engine', (engine) => {
     await emulator?.close();
   });
 
-  const runsOf = async () => expectStatus(await roster().request('GET', `/v1/sync-runs?connection_id=${connectionId}`), 200).data as any[];
   const byEmail = (email: string) => userByEmail(roster(), organizationId, email);
   const activeEmails = async () => new Set((await usersOf(roster(), organizationId)).filter((u) => u.state !== 'inactive').map((u) => u.email as string));
   const liveEmails = () => new Set(emulator.org.listUsers().map((u) => u.email));
@@ -39,8 +38,7 @@ forEachEngine('JumpCloud connection through the sync engine', (engine) => {
     assert.equal(created.category, 'idp');
     assert.equal(JSON.stringify(created).includes(emulator.apiKey), false, 'the key is never answered');
 
-    await eventually('the connection to be active', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
-    const first = await eventually('the activation run', async () => (await runsOf())[0]);
+    const first = await firstRun(roster(), connectionId);
     assert.equal(first.kind, 'full');
     const run = await runEnded(roster(), first.id);
     assert.equal(run.status, 'completed', JSON.stringify(run));
@@ -90,7 +88,7 @@ forEachEngine('JumpCloud connection through the sync engine', (engine) => {
     const person = await byEmail(retitled!.email);
     assert.equal(person.title, 'Principal Engineer');
     assert.equal(person.department, 'Platform');
-    const critical = (await runsOf()).find((r) => r.kind === 'critical')!;
+    const critical = (await runsOf(roster(), connectionId)).find((r) => r.kind === 'critical')!;
     assert.equal(critical.trigger, 'schedule');
     assert.equal((await runEnded(roster(), critical.id)).status, 'completed');
     const updates = (await eventsOf(roster(), organizationId)).slice(before).filter((e) => e.type.startsWith('user.'));
@@ -131,7 +129,7 @@ forEachEngine('JumpCloud connection through the sync engine', (engine) => {
     const person = await byEmail(gone.email);
     assert.equal(person.state, 'inactive');
     assert.equal(person.state_reason, 'removed_from_source');
-    await eventually('the connection to be active again', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
+    await becomesActive(roster(), connectionId, 'the connection to be active again');
   });
 
   test('users removed while a full scan pages through them: nobody the shifted pages would have skipped is deactivated', async () => {
@@ -211,7 +209,7 @@ forEachEngine('JumpCloud connection through the sync engine', (engine) => {
   test('an API key of a multi-tenant admin works with its org_id, and is refused without one', async () => {
     const otherOrg = (await createOrganization(roster(), 'Managed tenant')).id;
     const withOrg = await createJumpCloudConnection(roster(), otherOrg, { name: 'Tenant', config: jumpCloudConfig(emulator, { org_id: emulator.orgId }), credentials: apiKeyCredentials(emulator.multiTenantApiKey) });
-    await eventually('the tenant connection to be active', async () => ((await getConnection(roster(), withOrg.id)).state === 'active' ? true : undefined));
+    await becomesActive(roster(), withOrg.id, 'the tenant connection to be active');
     const first = await eventually('its first run', async () => (expectStatus(await roster().request('GET', `/v1/sync-runs?connection_id=${withOrg.id}`), 200).data as any[])[0]);
     assert.equal((await runEnded(roster(), first.id)).status, 'completed');
     // The emulator refuses this key without x-org-id: every call of the connector carried it.

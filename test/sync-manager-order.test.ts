@@ -4,7 +4,8 @@ import { startGoogleEmulator, type GoogleEmulator, type GoogleUser } from '../sr
 import { Reconciler } from '../src/reconcile/reconciler.ts';
 import { createOrganization, createPushConnection, eventsOf, expectStatus } from './support/api.ts';
 import { ingest, user, usersOf } from './support/directory.ts';
-import { createGoogleConnection, emulatorConfig, eventually, fastSyncConfig, getConnection, runEnded, serviceAccountCredentials, userByEmail } from './support/google-sync.ts';
+import { createGoogleConnection, emulatorConfig, serviceAccountCredentials } from './support/google-sync.ts';
+import { fastSyncConfig, firstRun, runEnded, userByEmail } from './support/pull-sync.ts';
 import { forEachEngine, useTestRoster } from './support/roster.ts';
 
 /**
@@ -54,11 +55,7 @@ forEachEngine('users listed before their manager', (engine) => {
       credentials: serviceAccountCredentials(emulator),
     });
     connectionId = created.id;
-    await eventually('the connection to be active', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
-    const first = await eventually('the activation run', async () => {
-      const runs = expectStatus(await roster().request('GET', `/v1/sync-runs?connection_id=${connectionId}`), 200).data as any[];
-      return runs[0];
-    });
+    const first = await firstRun(roster(), connectionId);
     const run = await runEnded(roster(), first.id, 60_000);
     assert.equal(run.status, 'completed', JSON.stringify(run));
     assert.ok(run.progress.pages >= 3, 'the users came in several pages');

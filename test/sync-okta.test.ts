@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import okta from '@okta/okta-sdk-nodejs';
 import { READ_SCOPES, startOktaEmulator, type OktaEmulator, type OktaUser } from '../src/emulators/okta/index.ts';
 import { createOrganization, eventsOf, expectStatus } from './support/api.ts';
-import { eventually, fastSyncConfig, getConnection, runEnded, userByEmail, usersOf } from './support/google-sync.ts';
+import { becomesActive, eventually, fastSyncConfig, firstRun, getConnection, runEnded, userByEmail, usersOf } from './support/pull-sync.ts';
 import { apiTokenCredentials, createOktaConnection, oktaConfig, oktaMembershipCount, oktaUsers, serviceAppCredentials, syncedOktaGroups } from './support/okta-sync.ts';
 import { forEachEngine, useTestRoster } from './support/roster.ts';
 
@@ -52,8 +52,7 @@ forEachEngine('Okta connection through the sync engine', (engine) => {
     assert.equal(created.category, 'idp');
     assert.equal(JSON.stringify(created).includes(emulator.apiToken), false, 'the token is never answered');
 
-    await eventually('the connection to be active', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
-    const first = await eventually('the activation run', async () => (await runsOf())[0]);
+    const first = await firstRun(roster(), connectionId);
     assert.equal(first.kind, 'full');
     const run = await runEnded(roster(), first.id);
     assert.equal(run.status, 'completed', JSON.stringify(run));
@@ -267,7 +266,7 @@ forEachEngine('Okta connection through the sync engine', (engine) => {
     for (const user of oktaUsers(emulator).filter((u) => u.status === 'DEPROVISIONED')) {
       assert.equal((await person(user)).state_reason, 'deactivated_in_idp', `${user.profile.email} is listed by the DEPROVISIONED filter`);
     }
-    await eventually('the connection to be active again', async () => ((await getConnection(roster(), connectionId)).state === 'active' ? true : undefined));
+    await becomesActive(roster(), connectionId, 'the connection to be active again');
     emulator.control.setDeliverySwitches({});
   });
 
@@ -302,8 +301,7 @@ forEachEngine('Okta connection through the sync engine', (engine) => {
       credentials: serviceAppCredentials(emulator, [...READ_SCOPES, 'okta.eventHooks.manage']),
     });
     assert.equal(JSON.stringify(created).includes('PRIVATE KEY'), false);
-    await eventually('the service-app connection to be active', async () => ((await getConnection(roster(), created.id)).state === 'active' ? true : undefined));
-    const first = await eventually('its activation run', async () => (await runsOf(created.id))[0]);
+    const first = await firstRun(roster(), created.id);
     assert.equal((await runEnded(roster(), first.id)).status, 'completed');
     const staged = oktaUsers(emulator).find((user) => user.status === 'STAGED')!;
     assert.equal((await userByEmail(roster(), other, staged.profile.email)).state, 'active', 'staged_state: active');
@@ -322,8 +320,7 @@ forEachEngine('Okta connection through the sync engine', (engine) => {
       config: oktaConfig(emulator, { schedule: quiet, push: false }),
       credentials: { method: 'service_app', client_id: app.clientId, private_key: app.privateKey },
     });
-    await eventually('the connection to be active', async () => ((await getConnection(roster(), created.id)).state === 'active' ? true : undefined));
-    const first = await eventually('its activation run', async () => (await runsOf(created.id))[0]);
+    const first = await firstRun(roster(), created.id);
     assert.equal((await runEnded(roster(), first.id)).status, 'completed');
 
     emulator.control.deactivateServiceApp(app.clientId);

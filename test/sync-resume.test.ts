@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startGoogleEmulator, type GoogleEmulator } from '../src/emulators/google/index.ts';
 import type { Database } from '../src/store/database.ts';
-import { emulatorConfig, eventually, fastSyncConfig, serviceAccountCredentials } from './support/google-sync.ts';
+import { emulatorConfig, serviceAccountCredentials } from './support/google-sync.ts';
+import { eventually, fastSyncConfig } from './support/pull-sync.ts';
 import { createTestStorage, forEachEngine, newAdminKey, startTestRoster, type TestStorage } from './support/roster.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import { startGoogleEmulator, type GoogleEmulator } from '../src/emulators/google/index.ts';
 import { SYNC_RUN_JOB } from '../src/sync/sync-runner.ts';
 import { createOrganization, expectStatus } from './support/api.ts';
-import { createGoogleConnection, emulatorConfig, eventually, fastSyncConfig, runEnded, serviceAccountCredentials } from './support/google-sync.ts';
+import { createGoogleConnection, emulatorConfig, serviceAccountCredentials } from './support/google-sync.ts';
+import { eventually, fastSyncConfig, runEnded } from './support/pull-sync.ts';
 import { createTestStorage, ENGINES, newAdminKey, startTestRoster, type TestRoster, type TestStorage } from './support/roster.ts';
 
 /**

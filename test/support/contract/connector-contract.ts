@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createOrganization, eventsOf, expectStatus } from '../api.ts';
-import { eventually, fastSyncConfig, getConnection, runEnded, userByEmail, usersOf } from '../google-sync.ts';
+import { eventually, fastSyncConfig, getConnection, runEnded, userByEmail, usersOf } from '../pull-sync.ts';
 import { forEachEngine, useTestRoster, type TestRoster } from '../roster.ts';
 
 /**
