@@ -7,6 +7,8 @@ import { migrateToLatest } from '../src/store/migrator.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 export const ENGINES: readonly Engine[] = ['sqlite', 'postgres'];
+/** How an engine is named in the benchmarks' output. */
+export const ENGINE_NAMES: Readonly<Record<Engine, string>> = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
 
 export const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -50,7 +52,8 @@ export async function createStore(
       open: () => openPostgres({ url: postgresUrl, schema }),
       destroy: async () => {
         const dropper = openPostgres({ url: postgresUrl, poolSize: 1 });
-        await sql`drop schema if exists ${sql.raw(quoteIdentifier(schema))} cascade`.execute(dropper.db);
+        // With the job queue's schema, which a Roster on this store creates beside it (pg-boss-queue.ts).
+        for (const name of [schema, `${schema}_jobs`]) await sql`drop schema if exists ${sql.raw(quoteIdentifier(name))} cascade`.execute(dropper.db);
         await dropper.close();
       },
     };

@@ -1,6 +1,6 @@
 /**
  * Google sync benchmark: a full sync of an emulated Google Workspace org (100,000 users and 2,000 groups by
- * default) over HTTP into a fresh SQLite store, the way an operator runs one: a Roster instance, a
+ * default) over HTTP into a fresh store (SQLite unless `--engine postgres`), the way an operator runs one: a Roster instance, a
  * google-workspace connection created through its API with a service account, validated and synced by
  * its sync engine (runner, checkpoints, provider HTTP client, mapping, snapshot commit). The emulator runs
  * in a process of its own (`roster emulate google`), so its CPU and memory are not counted in this one.
@@ -11,7 +11,7 @@
  * re-sync (sync now). Targets: full sync under 30 s per 100,000 users, within 2× the floor, peak RSS under
  * 1 GiB; the unchanged re-sync writes no change event.
  *
- *   npm run bench -- --only google [--users N]
+ *   npm run bench -- --only google [--users N] [--engine sqlite|postgres]
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -10,8 +10,9 @@
  *
  * Then (unless another `--only` is given) the webhook delivery benchmark of bench/webhooks.ts, on SQLite unless an
  * engine is named, the SCIM server benchmark of bench/scim.ts (a Roster process on SQLite under HTTP load), and
- * the Google sync benchmark of bench/google-sync.ts (a full sync of an emulated Google org over HTTP, on SQLite), and
- * the Microsoft Graph, Okta and JumpCloud sync benchmarks of bench/provider-sync.ts (full, unchanged and 100-change rounds).
+ * the Google sync benchmark of bench/google-sync.ts (a full sync of an emulated Google org over HTTP), and
+ * the Microsoft Graph, Okta and JumpCloud sync benchmarks of bench/provider-sync.ts (full, unchanged and 100-change rounds),
+ * these on SQLite unless an engine is named.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { toIncoming } from '../src/reconcile/incoming.ts';
 import { Reconciler } from '../src/reconcile/reconciler.ts';
-import { createStore, createTenant, DEFAULT_POSTGRES_URL, ENGINES, type Engine } from './bench-store.ts';
+import { createStore, createTenant, DEFAULT_POSTGRES_URL, ENGINE_NAMES, ENGINES, type Engine } from './bench-store.ts';
 import { createFloorTable, dropFloorTable, insertFloorPage } from './floor.ts';
 import { formatTable, phaseLabel, targetsFor, verdicts, type PhaseResult } from './report.ts';
 import { RssSampler } from './rss-sampler.ts';
@@ -230,14 +231,17 @@ if (runs('scim') && !flags['json-out']) {
   await runScimBenchmark({ users, groups: 1000, seconds: 10, connections: 20 });
 }
 
+// The pull sync benchmarks run on SQLite, the embedded default, unless an engine is named.
+const pullEngine: Engine = engineFlag === 'all' ? 'sqlite' : (engineFlag as Engine);
+const pullOptions = { users, groups: Math.max(1, Math.floor(users / 50)), seed: 1, engine: pullEngine, postgresUrl: flags['postgres-url']! };
+
 if (runs('google') && !flags['json-out']) {
-  const groups = Math.max(1, Math.floor(users / 50));
   console.log(
-    `\nGoogle sync: full sync of a ${users.toLocaleString('en-US')}-user, ${groups.toLocaleString('en-US')}-group emulated Google org over HTTP, on SQLite (emulator in its own process)`,
+    `\nGoogle sync: full sync of a ${users.toLocaleString('en-US')}-user, ${pullOptions.groups.toLocaleString('en-US')}-group emulated Google org over HTTP, on ${ENGINE_NAMES[pullEngine]} (emulator in its own process)`,
   );
-  await runGoogleSyncBenchmark({ users, groups, seed: 1 });
+  await runGoogleSyncBenchmark(pullOptions);
 }
 
 for (const provider of PROVIDER_BENCHMARKS) {
-  if (runs(provider) && !flags['json-out']) await runProviderSyncBenchmark(provider, { users, groups: Math.max(1, Math.floor(users / 50)), seed: 1 });
+  if (runs(provider) && !flags['json-out']) await runProviderSyncBenchmark(provider, pullOptions);
 }

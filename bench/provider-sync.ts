@@ -18,6 +18,7 @@ import type { ResourceName } from '../src/connectors/definition/provider-definit
 import { DEFAULT_RATE_LIMITS } from '../src/emulators/okta/rate-limits.ts';
 import { control, printed } from './emulator-process.ts';
 import { connectionSource, type PullSource } from './pull-floor.ts';
+import { ENGINE_NAMES } from './bench-store.ts';
 import { runPullSyncBenchmark, type BenchProvider, type PullSyncBenchOptions } from './pull-sync-harness.ts';
 
 const CHANGED_USERS = 100;
@@ -166,7 +167,7 @@ export async function runProviderSyncBenchmark(name: ProviderBenchmark, options:
   const round = bench.changes!;
   console.log(
     `\n${bench.label} sync: full sync, unchanged re-sync and a ${round.name} with ${round.count} changed users of a ${fmt(options.users)}-user, ` +
-      `${fmt(options.groups)}-group ${what} over HTTP, on SQLite (emulator in its own process); load average ${loadavg().map((n) => n.toFixed(1)).join(' ')}`,
+      `${fmt(options.groups)}-group ${what} over HTTP, on ${ENGINE_NAMES[options.engine ?? 'sqlite']} (emulator in its own process); load average ${loadavg().map((n) => n.toFixed(1)).join(' ')}`,
   );
   await runPullSyncBenchmark(bench, options);
 }

@@ -1,7 +1,7 @@
 /**
  * The pull sync benchmark, whatever the provider: its emulator in a process of its own, a floor (every page
  * a full run reads, fetched and JSON-parsed through an authorized provider client, nothing mapped or stored),
- * then a real Roster on a fresh SQLite store: a connection created through its API and followed to the end of
+ * then a real Roster on a fresh store (SQLite, or PostgreSQL when named): a connection created through its API and followed to the end of
  * its first run (the full sync), an unchanged full re-sync (no change event may be written), and, where the
  * provider has one, a round with changes made through the emulator's control API (a delta round, or a
  * critical re-poll for a provider without a delta protocol). Verdicts against the provider's targets, and a
@@ -19,7 +19,7 @@ import type { SyncRunView } from '../src/reconcile/sync-runs.ts';
 import { generateApiKey } from '../src/store/api-keys.repo.ts';
 import type { Database } from '../src/store/database.ts';
 import type { PullKind } from '../src/sync/sync-runner.ts';
-import { createStore } from './bench-store.ts';
+import { createStore, type Engine } from './bench-store.ts';
 import { emulatorCpuSeconds, startEmulatorProcess, type EmulatorProcess } from './emulator-process.ts';
 import { floor, type ConnectionBody, type FloorPlan, type FloorResult, type PullSource } from './pull-floor.ts';
 import { RssSampler } from './rss-sampler.ts';
@@ -29,6 +29,9 @@ export interface PullSyncBenchOptions {
   users: number;
   groups: number;
   seed?: number;
+  /** The store Roster syncs into; default SQLite. */
+  engine?: Engine;
+  postgresUrl?: string;
 }
 
 /** A round with changes: so many users edited through the control API, then a run of `kind` followed to its end. */
@@ -88,7 +91,7 @@ export async function runPullSyncBenchmark(provider: BenchProvider, options: Pul
   const started = performance.now();
   const emulator = await startEmulatorProcess({ args: provider.emulatorArgs(options, workDir), label: provider.label, startupTimeoutMs: provider.startupTimeoutMs });
   console.log(`emulator (pid ${emulator.child.pid}) answering at ${emulator.url} after ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  const store = await createStore('sqlite', `bench_${tag}`);
+  const store = await createStore(options.engine ?? 'sqlite', `bench_${tag}`, options.postgresUrl);
   const database = store.open();
   const sampler = new RssSampler(50);
   const misses: string[] = [];
@@ -294,8 +297,7 @@ async function runToEnd(roster: Roster, api: Api, connectionId: string, kind: Pu
   let phase = 'validation';
   let mark = performance.now();
   for (;;) {
-    const runs = await roster.database.db.selectFrom('sync_runs').select('id').where('connection_id', '=', connectionId).orderBy('id', 'desc').limit(1).execute();
-    runId ??= runs[0]?.id;
+    runId ??= (await roster.database.db.selectFrom('sync_runs').select('id').where('connection_id', '=', connectionId).orderBy('id', 'desc').limit(1).executeTakeFirst())?.id;
     if (runId) {
       const run = await api<SyncRunView>('GET', `/v1/sync-runs/${runId}`);
       const now = performance.now();
@@ -307,6 +309,7 @@ async function runToEnd(roster: Roster, api: Api, connectionId: string, kind: Pu
       }
       if (run.status !== 'running' && run.status !== 'queued') return { ...run, phases };
     }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Often enough to time the phases; an observer polling much faster would compete with the run it watches.
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
