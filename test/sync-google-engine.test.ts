@@ -348,9 +348,18 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     await roster().database.db.updateTable('sync_schedules').set({ next_run_at: new Date(Date.now() - 1000).toISOString() }).where('connection_id', '=', connectionId).where('tier', '=', 'full').execute();
     await roster().roster.sync.scheduler.tick();
     assert.equal((await runsOf()).length, runsBefore, 'no full run is scheduled over a held one');
-    // A held run is not under way: the connection can sync again, and the admin confirms.
+    // A held run is not under way: the connection syncs again. What a later run states is current for the
+    // held one too: a newcomer and a person who came back are not removed when the admin confirms.
+    const newcomer = emulator.control.createUser({ primaryEmail: `newcomer@${emulator.org.domain}`, name: { givenName: 'New', familyName: 'Comer' } });
+    const returning = emulator.control.undeleteUser(victims[1]!.id);
+    const critical = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind: 'critical' }), 202) as any;
+    assert.equal((await runEnded(roster(), critical.run.id)).status, 'completed');
     expectStatus(await roster().request('POST', `/v1/sync-runs/${held.id}/confirm`), 200);
-    assert.equal((await userByEmail(roster(), organizationId, victims[0]!.primaryEmail)).state, 'inactive');
+    const removed = await userByEmail(roster(), organizationId, victims[0]!.primaryEmail);
+    assert.equal(removed.state, 'inactive');
+    assert.equal(removed.state_reason, 'deprovision_confirmed');
+    assert.equal((await userByEmail(roster(), organizationId, newcomer.primaryEmail)).state, 'active', 'created after the hold');
+    assert.equal((await userByEmail(roster(), organizationId, returning.primaryEmail)).state, 'active', 'back in Google after the hold');
     emulator.control.setNotificationSwitches({});
   });
 

@@ -253,7 +253,10 @@ export class Reconciler {
     const result = await database.db.transaction().execute(async (tx) => {
       const scope = await this.lockScope(tx, connectionId, options.requireActive, options.deletedConnection ?? false);
       if (options.countActiveUsers) scope.active_users_before = await countActiveUsers(tx, scope.organization_id);
-      const seenRunIds = options.snapshot_id ? [options.snapshot_id] : await openSnapshots(tx, scope.connection.id);
+      // What is stated now is current for every snapshot still deciding what to remove, held ones included,
+      // whichever run or push states it: confirming a held run must not remove what came (back) since.
+      const open = await openSnapshots(tx, scope.connection.id);
+      const seenRunIds = options.snapshot_id && !open.includes(options.snapshot_id) ? [options.snapshot_id, ...open] : open;
       const now = this.now();
       const contexts: ReconcileContext[] = [];
       const nextContext = (): ReconcileContext => {
