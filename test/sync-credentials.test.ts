@@ -20,6 +20,7 @@ import { oktaApiToken, jumpCloudApiKey } from '../src/sync/credentials/static-he
 import { TokenManager } from '../src/sync/credentials/token-manager.ts';
 import type { Clock, LogSink } from '../src/sync/http/clock.ts';
 import { ProviderHttpClient } from '../src/sync/http/provider-http-client.ts';
+import { describeSyncError, isCredentialFailure } from '../src/sync/sync-errors.ts';
 
 type Handler = (form: URLSearchParams, req: IncomingMessage, res: ServerResponse, hit: number) => void | Promise<void>;
 
@@ -165,7 +166,30 @@ test('a failed early refresh keeps serving the still-valid token', async () => {
   assert.equal(await manager.getAccessToken(), 'at-1');
   assert.ok(server.hits > 1, 'it did try to refresh');
   clock.time = start + 3600_000;
-  await assert.rejects(manager.getAccessToken(), (error: unknown) => error instanceof CredentialsError && error.code === 'token_request_failed');
+  await assert.rejects(manager.getAccessToken(), (error: unknown) => error instanceof CredentialsError && error.code === 'token_endpoint_unavailable' && error.transient);
+});
+
+test('only a refusal from the token endpoint says the credentials are wrong; an endpoint down or out of reach does not', async () => {
+  const refusing = await startTokenServer((_f, _r, res) => send(res, 401, { error: 'invalid_client' }));
+  const revoking = await startTokenServer((_f, _r, res) => send(res, 400, { error: 'invalid_grant' }));
+  const down = await startTokenServer((_f, _r, res) => send(res, 503, { error: 'temporarily_unavailable' }));
+  const gone = await startTokenServer((_f, _r, res) => send(res, 200, {}));
+  const goneUrl = gone.url;
+  await gone.close();
+  const failure = async (tokenUrl: string) => {
+    const manager = new TokenManager({ strategy: new ClientCredentialsStrategy({ http: http(), tokenUrl, client: CLIENT }) });
+    return manager.getAccessToken().then(() => assert.fail('expected a failure'), (error: unknown) => error);
+  };
+  const refused = await failure(refusing.url);
+  assert.ok(refused instanceof CredentialsError && refused.code === 'token_request_failed');
+  assert.equal(isCredentialFailure(refused), true);
+  assert.equal(isCredentialFailure(await failure(revoking.url)), true);
+  for (const url of [down.url, goneUrl]) {
+    const unavailable = await failure(url);
+    assert.ok(unavailable instanceof CredentialsError && unavailable.code === 'token_endpoint_unavailable', String(unavailable));
+    assert.equal(isCredentialFailure(unavailable), false);
+    assert.match(describeSyncError(unavailable), /^token_endpoint_unavailable: Token request to 127\.0\.0\.1:\d+ failed: (http_status 503|network)/);
+  }
 });
 
 test('JWT-bearer: the assertion verifies with jose at the token endpoint with the right claims', async () => {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Client } from '@microsoft/microsoft-graph-client';
 import { GRAPH_USER_SELECT } from '../src/connectors/microsoft-graph/graph.definition.ts';
@@ -334,6 +336,33 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
     assert.ok(emulator.control.stats().throttled > before, 'requests were throttled');
     const metrics = await (await fetch(`${roster().baseUrl}/metrics`)).text();
     assert.match(metrics, /roster_provider_throttled_total\{connection_type="microsoft-graph",source="response"\} [1-9]/);
+  });
+
+  test('a token endpoint that is down leaves the connection in error, not invalid_credentials, until it answers again', async () => {
+    // Microsoft's token endpoint answering 503 to every attempt: nothing says the secret is wrong.
+    const down = createServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"temporarily_unavailable"}'));
+    await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
+    const downUrl = `http://127.0.0.1:${(down.address() as AddressInfo).port}/${emulator.tenant.tenantId}/oauth2/v2.0/token`;
+    // The token Roster holds is refused from now on: the next run needs a new one.
+    emulator.control.revokeAccessTokens();
+    try {
+      expectStatus(await roster().request('PATCH', `/v1/connections/${connectionId}`, { config: graphConfig(emulator, { schedule: quiet, token_url: downUrl }) }), 200);
+      const run = await runEnded(roster(), (await sync('full')).id);
+      assert.equal(run.status, 'failed');
+      assert.match(run.error, /^token_endpoint_unavailable: /);
+      const broken = await eventually('the connection to be in error', async () => {
+        const connection = await getConnection(roster(), connectionId);
+        return connection.state === 'active' ? undefined : connection;
+      });
+      assert.equal(broken.state, 'error', 'not invalid_credentials: nothing said the secret was wrong');
+      assert.match(broken.state_reason, /token_endpoint_unavailable/);
+    } finally {
+      down.close();
+      expectStatus(await roster().request('PATCH', `/v1/connections/${connectionId}`, { config: graphConfig(emulator, { schedule: quiet }) }), 200);
+    }
+    // The schedule goes on from `error`: the next run that gets a token succeeds and the connection is active again.
+    assert.equal((await runEnded(roster(), (await sync('full')).id)).status, 'completed');
+    await becomesActive(roster(), connectionId, 'active again once the endpoint answers');
   });
 
   test('a revoked client secret moves the connection to invalid_credentials, naming the cause without the secret', async () => {

@@ -30,6 +30,6 @@ export function isNotFound(error: unknown): boolean {
 /** Errors that mean the credentials, not the provider or the network, are wrong: an admin must act. */
 export function isCredentialFailure(error: unknown): boolean {
   if (error instanceof CredentialsRevokedError) return true;
-  if (error instanceof CredentialsError) return true;
+  if (error instanceof CredentialsError) return !error.transient;
   return error instanceof ProviderHttpError && (error.status === 401 || error.status === 403) && error.code === 'http_status';
 }

@@ -3,13 +3,20 @@
  * up in run records, logs and webhooks.
  */
 export class CredentialsError extends Error {
+  /**
+   * No credential could be had, but nothing says the credentials are wrong: the token endpoint was down,
+   * unreachable, too slow or throttling past the deadline. Trying again later may work.
+   */
+  readonly transient: boolean;
+
   constructor(
     readonly code: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; transient?: boolean },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CredentialsError';
+    this.transient = options?.transient ?? false;
   }
 }
 

@@ -70,6 +70,10 @@ export async function requestToken(
       throw new CredentialsRevokedError(error.providerReason, `Token endpoint ${host} rejected the grant (${error.providerReason}); the connection must be re-authorized`);
     }
     const detail = error instanceof ProviderHttpError ? `${error.code}${error.status ? ` ${error.status}` : ''}${error.providerReason ? ` ${error.providerReason}` : ''}` : 'unexpected error';
+    // Only an answer refusing the request says the credentials are wrong; an endpoint that was down, out
+    // of reach or still throttling when the retries ran out says nothing about them.
+    const refused = error instanceof ProviderHttpError && error.code === 'http_status' && !error.retryable;
+    if (!refused) throw new CredentialsError('token_endpoint_unavailable', `Token request to ${host} failed: ${detail}`, { cause: error, transient: true });
     throw new CredentialsError('token_request_failed', `Token request to ${host} failed: ${detail}`, { cause: error });
   }
   let json: unknown;
