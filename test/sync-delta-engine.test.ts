@@ -25,7 +25,7 @@ interface ScriptedSource {
   users: Map<string, { email: string; department?: string }>;
   groups: Map<string, string[]>;
   /** What the next delta round reports, page by page; `expired` makes the cursor unknown. */
-  next: { pages: Omit<ChangePage, 'cursor'>[]; expired?: boolean; gate?: Promise<void> };
+  next: { pages: Omit<ChangePage, 'cursor'>[]; expired?: boolean; gate?: Promise<void>; expiresAfterPages?: number };
   cursorsAsked: string[];
   latestCalls: number;
 }
@@ -57,10 +57,14 @@ const scriptedConnector: Connector = {
       source.cursorsAsked.push(cursor);
       if (source.next.expired) throw new CursorExpiredError('syncStateNotFound');
       await source.next.gate;
-      const pages = source.next.pages;
+      const { pages, expiresAfterPages } = source.next;
       source.next = { pages: [] };
       if (pages.length === 0) yield { records: [], cursor: `c${++cursorSerial}` };
-      for (const page of pages) yield { ...page, cursor: `c${++cursorSerial}` };
+      for (const [n, page] of pages.entries()) {
+        if (n === expiresAfterPages) throw new CursorExpiredError('syncStateNotFound');
+        yield { ...page, cursor: `c${++cursorSerial}` };
+      }
+      if (expiresAfterPages === pages.length) throw new CursorExpiredError('syncStateNotFound');
     },
   },
 };
@@ -81,7 +85,8 @@ const scriptedType: PullConnectionType = {
 
 forEachEngine('delta rounds through the sync engine', (engine) => {
   const secretKey = randomBytes(32);
-  const roster = useTestRoster(engine, { config: { ...fastSyncConfig(), secretKey } });
+  // Every page applied as it comes (one record is a batch), as a long round's early pages are.
+  const roster = useTestRoster(engine, { config: { ...fastSyncConfig({ applyBatch: 1 }), secretKey } });
   let organizationId: string;
   let connectionId: string;
 
@@ -215,5 +220,22 @@ forEachEngine('delta rounds through the sync engine', (engine) => {
     });
     assert.equal(next.kind, 'delta');
     assert.equal((await runEnded(roster(), next.id)).status, 'completed');
+  });
+
+  test('a round whose cursor expires part-way falls back to a full run that still removes what the listing no longer holds', async () => {
+    source.users.set('u9', { email: 'nine@delta.test' });
+    assert.equal((await sync(roster(), 'full')).status, 'completed');
+    assert.equal((await userByEmail(roster(), organizationId, 'nine@delta.test')).state, 'active');
+    // u9 leaves the directory; the round's first page still states it (it changed just before), then the cursor expires.
+    const stated = user('u9');
+    source.users.delete('u9');
+    source.next = { pages: [{ records: [stated] }, { records: [] }], expiresAfterPages: 1 };
+    const run = await sync(roster(), 'delta');
+    assert.equal(run.status, 'completed', JSON.stringify(run));
+    assert.equal(run.kind, 'full');
+    assert.equal(run.progress.fallback, 'cursor_expired: syncStateNotFound');
+    const gone = await userByEmail(roster(), organizationId, 'nine@delta.test');
+    assert.equal(gone.state, 'inactive', 'what the round applied before it expired does not count as listed');
+    assert.equal(gone.state_reason, 'removed_from_source');
   });
 });

@@ -249,12 +249,17 @@ export class RunExecution {
   private async fallBackToFull(reason: string): Promise<void> {
     this.deps.logger.info({ run_id: this.run.id, reason }, 'delta round not possible: falling back to a full sync');
     const progress: RunProgress = { ...this.progress, phase: 'users', fallback: reason };
-    await this.deps.database.db
-      .updateTable('sync_runs')
-      .set({ kind: 'full', checkpoint: null, progress: JSON.stringify(progress), updated_at: this.deps.clock().toISOString() })
-      .where('id', '=', this.run.id)
-      .where('lease_owner', '=', this.options.workerId)
-      .execute();
+    await this.deps.database.db.transaction().execute(async (tx) => {
+      // What the delta round applied was marked seen by this run; the full listing must see it again, or
+      // an object the round brought but the listing no longer holds would escape the snapshot's removals.
+      await tx.deleteFrom('snapshot_records').where('run_id', '=', this.run.id).execute();
+      await tx
+        .updateTable('sync_runs')
+        .set({ kind: 'full', checkpoint: null, progress: JSON.stringify(progress), updated_at: this.deps.clock().toISOString() })
+        .where('id', '=', this.run.id)
+        .where('lease_owner', '=', this.options.workerId)
+        .execute();
+    });
     const run = await findRun(this.deps.database.db, this.run.id);
     await new RunExecution(this.deps, this.options, run, this.source, this.signal).execute();
   }
