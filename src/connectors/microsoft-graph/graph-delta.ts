@@ -83,8 +83,10 @@ export function graphDelta(options: GraphDeltaOptions): DeltaSource {
     // grant access to someone the directory has removed. A restore comes back as a plain item and reactivates.
     if (isRecord(item['@removed'])) return [{ kind: 'user', external_id: item.id, deleted: true }];
     // Changed items normally carry every selected property; one that does not (a relation-only change,
-    // `return=minimal`) is read whole rather than mapped with gaps that would blank attributes.
-    if (typeof item.userPrincipalName !== 'string') return [await options.fetchUser(item.id, signal)];
+    // `return=minimal`) is read whole rather than mapped with gaps that would blank attributes. So is one
+    // without `manager@delta`: Graph states the relation when it changes, so its absence says nothing
+    // about the manager, and mapping it as none would clear a manager the change did not touch.
+    if (typeof item.userPrincipalName !== 'string' || !('manager@delta' in item)) return [await options.fetchUser(item.id, signal)];
     return [await mapUser(definition, asListedUser(item))];
   }
 

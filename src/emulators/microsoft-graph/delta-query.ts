@@ -38,6 +38,11 @@ export interface DeltaSwitches {
    * change it does not carry in full (a relation-only change, `Prefer: return=minimal`).
    */
   minimal?: { count: number };
+  /**
+   * The next `count` changed users come with their properties but no `manager@delta`: Graph states a
+   * tracked relation when it changes, so an item whose change left the manager alone need not carry it.
+   */
+  withoutRelations?: { count: number };
 }
 
 type Resource = 'users' | 'groups';
@@ -171,7 +176,7 @@ export class DeltaQueries {
       const state = tenant.userState(entry.id)!;
       if (state.removed) return { id: entry.id, '@removed': { reason: state.removed === 'soft' ? 'changed' : 'deleted' } };
       const item: Record<string, unknown> = this.take('minimal') ? { id: entry.id } : renderUser(state.user, selection);
-      if (selection.tracksRelation && state.managerId) item['manager@delta'] = [{ '@odata.type': '#microsoft.graph.user', id: state.managerId }];
+      if (selection.tracksRelation && state.managerId && !this.take('withoutRelations')) item['manager@delta'] = [{ '@odata.type': '#microsoft.graph.user', id: state.managerId }];
       return item;
     }
     const state = tenant.groupState(entry.id)!;
