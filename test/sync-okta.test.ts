@@ -242,6 +242,24 @@ forEachEngine('Okta connection through the sync engine', (engine) => {
     assert.equal(JSON.parse(stored.cursor).v, 1, 'the full run left a fresh cursor');
   });
 
+  test("a full run's cursor starts from Okta's clock, not Roster's: with Okta a minute behind, a change right after it arrives in the next round", async () => {
+    emulator.control.setDeliverySwitches({ drop: { fraction: 1 } });
+    emulator.control.advanceTime(-60_000);
+    try {
+      assert.equal((await sync('full')).status, 'completed');
+      const cursor = JSON.parse((await roster().database.db.selectFrom('sync_cursors').select('cursor').where('connection_id', '=', connectionId).executeTakeFirstOrThrow()).cursor);
+      assert.ok(Date.parse(cursor.users) <= emulator.now(), `the cursor (${cursor.users}) is not ahead of Okta`);
+      const target = active()[27]!;
+      emulator.control.updateUser(target.id, { title: 'Changed on a slow clock' });
+      const round = await sync('delta');
+      assert.equal(round.kind, 'delta');
+      assert.equal((await person(target)).title, 'Changed on a slow clock');
+    } finally {
+      emulator.control.advanceTime(60_000);
+      emulator.control.setDeliverySwitches({});
+    }
+  });
+
   test('a user gone from Okta is deactivated only by a complete full enumeration; DEPROVISIONED people are never taken for removed', async () => {
     emulator.control.setDeliverySwitches({ drop: { fraction: 1 } });
     const gone = active()[30]!;

@@ -170,7 +170,8 @@ export function readItems(body: unknown, itemsPath: string, absentMeansEmpty: bo
   throw new PagingError(`response has ${found} "${itemsPath}" item array`, url);
 }
 
-function headerValue(headers: FetchJsonResponse['headers'], name: string): string | undefined {
+/** A response header by its lower-case name, whatever case the response used; repeated ones joined. */
+export function headerValue(headers: FetchJsonResponse['headers'], name: string): string | undefined {
   for (const [key, value] of Object.entries(headers)) {
     if (key.toLowerCase() === name) return Array.isArray(value) ? value.join(', ') : value;
   }

@@ -4,7 +4,7 @@ import { isNotFound } from '../../sync/sync-errors.ts';
 import { CursorExpiredError, type ChangePage, type Connector, type DeltaSource } from '../connector.ts';
 import { ITEM_ID_PLACEHOLDER, type ProviderDefinition } from '../definition/load-provider-definition.ts';
 import { mapGroup, mapUser } from '../definition/mapping-engine.ts';
-import { PagingError, type FetchJson } from '../definition/pager.ts';
+import { headerValue, PagingError, type FetchJson } from '../definition/pager.ts';
 import { expandTemplate } from '../definition/url-template.ts';
 import { SYNCED_GROUP_TYPES } from './okta.definition.ts';
 import { linkPages } from './okta-link-pages.ts';
@@ -35,8 +35,11 @@ const cursorSchema = z.strictObject({
 });
 export type OktaDeltaCursor = z.infer<typeof cursorSchema>;
 
-/** `latest()` starts this far before now: what changes while a full run starts is read again, harmlessly. */
-export const LOOKBACK_MS = 2000;
+/**
+ * `latest()` starts this far before Okta's now: what changes while a full run starts is read again,
+ * harmlessly, and the `Date` header Okta's now is read from counts whole seconds.
+ */
+export const LOOKBACK_MS = 10_000;
 /** The System Log keeps 90 days; a cursor near that no longer covers what happened since. */
 const LOG_RETENTION_MS = 89 * 24 * 3600_000;
 /** Objects fetched by id are yielded in pages of this many. */
@@ -167,9 +170,18 @@ export function oktaDeltaSource(options: OktaDeltaOptions): DeltaSource {
     return mapGroup(definition, response.body);
   }
 
+  /** Okta's time, from the `Date` header of a one-user listing; this machine's when Okta sends none. */
+  async function oktaNow(signal: AbortSignal | undefined): Promise<number> {
+    const response = await fetchJson(`${apiBaseUrl}/users?limit=1`, { method: 'GET', headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) });
+    const stated = Date.parse(headerValue(response.headers, 'date') ?? '');
+    return Number.isNaN(stated) ? now() : stated;
+  }
+
   return {
-    latest: async () => {
-      const from = new Date(now() - LOOKBACK_MS).toISOString();
+    latest: async (signal) => {
+      // Okta's clock, not this one: a cursor ahead of Okta's would skip what changed in between, in the
+      // listings' filters and in the log alike.
+      const from = new Date((await oktaNow(signal)) - LOOKBACK_MS).toISOString();
       return encodeCursor({ v: OKTA_CURSOR_VERSION, users: from, groups: from, log: systemLogUrl(apiBaseUrl, from) });
     },
     changes,

@@ -89,6 +89,8 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     const method = req.method ?? 'GET';
     const path = url.pathname;
     res.setHeader('x-okta-request-id', randomBytes(14).toString('base64url'));
+    // Okta's clock, which is the emulator's (advanceTime moves it), not the machine's.
+    res.setHeader('date', new Date(now()).toUTCString());
     if (path.startsWith('/_emulator/')) {
       const answer = await handleControl(control, method, path, method === 'GET' ? {} : await readJsonObject(req));
       if (!answer) throw OKTA_ERRORS.notFound(path, 'control route');
