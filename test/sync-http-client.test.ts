@@ -13,7 +13,7 @@ import { ProviderHttpClient, type RetryEvent, type ThrottleEvent } from '../src/
 import { googleWorkspaceType } from '../src/connectors/google/google.connection.ts';
 import { microsoftGraphType } from '../src/connectors/microsoft-graph/graph.connection.ts';
 import { oktaType } from '../src/connectors/okta/okta.connection.ts';
-import { throttleProfileFor } from '../src/sync/http/throttle-classifiers.ts';
+import { OKTA_MIN_RESET_WAIT_MS, throttleProfileFor } from '../src/sync/http/throttle-classifiers.ts';
 import { loadProviderDefinition } from '../src/connectors/definition/load-provider-definition.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, hit: number) => void | Promise<void>;
@@ -264,6 +264,19 @@ test('Okta 429 E0000047 waits until the reset time, then succeeds', async () => 
   await client.request({ url: server.url });
   assert.deepEqual(seen.throttles.filter((t) => t.source === 'response').map((t) => [t.reason, t.delayMs]), [['okta_E0000047', 20_000]]);
   assert.ok(clock.now() - Date.UTC(2026, 0, 5, 9, 0, 0) >= 20_000);
+});
+
+test('Okta 429 E0000047 whose reset looks past on this clock (the clocks disagree) still waits, not zero', async () => {
+  const clock = new ManualClock();
+  const server = await startServer((_req, res, hit) =>
+    hit === 1
+      ? json(res, 429, { errorCode: 'E0000047', errorSummary: 'API call exceeded rate limit due to too many requests.' }, { 'x-rate-limit-reset': String(Math.floor(clock.now() / 1000) - 30), 'x-rate-limit-remaining': '0' })
+      : ok(res),
+  );
+  const seen = recorder();
+  const client = new ProviderHttpClient({ throttle: oktaType.throttle, clock, random: () => 0.99, hooks: seen.hooks });
+  await client.request({ url: server.url });
+  assert.deepEqual(seen.throttles.filter((t) => t.source === 'response').map((t) => [t.reason, t.delayMs]), [['okta_E0000047', OKTA_MIN_RESET_WAIT_MS]]);
 });
 
 test('a run throttled for a long time slows down but succeeds before its deadline; errors keep a small budget', async () => {

@@ -51,11 +51,17 @@ export const googleThrottle: ThrottleClassifier = (response) => {
   return reason === undefined ? undefined : withRetryAfter(`google_${reason}`, retryAfterOf(response));
 };
 
+/**
+ * The least an Okta 429 waits. Its reset is an epoch time on Okta's clock: one that looks past on this
+ * clock (the clocks disagree) would send every retry straight into the spent bucket.
+ */
+export const OKTA_MIN_RESET_WAIT_MS = 1000;
+
 /** Okta 429 `{errorCode:"E0000047"}`: wait until `X-Rate-Limit-Reset` (epoch seconds), else Retry-After. */
 export const oktaThrottle: ThrottleClassifier = (response) => {
   if (response.status !== 429 || stringAt(response.body, 'errorCode') !== 'E0000047') return undefined;
   const reset = Number(response.headers.get('x-rate-limit-reset'));
-  const untilReset = Number.isFinite(reset) && reset > 0 ? Math.max(0, reset * 1000 - response.now) : undefined;
+  const untilReset = Number.isFinite(reset) && reset > 0 ? Math.max(OKTA_MIN_RESET_WAIT_MS, reset * 1000 - response.now) : undefined;
   return withRetryAfter('okta_E0000047', retryAfterOf(response) ?? untilReset);
 };
 
