@@ -8,6 +8,7 @@ import { loadProviderDefinition, ProviderDefinitionError, type ProviderDefinitio
 import { mapGroup, mapMember, mapUser, MappingError } from '../src/connectors/definition/mapping-engine.ts';
 import { pages, PagingError, type FetchJson, type Page, type PageCheckpoint, type PageContext } from '../src/connectors/definition/pager.ts';
 import { googleWorkspaceDefinition } from '../src/connectors/google/google.definition.ts';
+import { channelsStopUrl } from '../src/connectors/google/google-watch-channels.ts';
 
 // ---- helpers -------------------------------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ test('a JSONata syntax error is refused with its path and position', () => {
   assert.match(message, /: mappings\.user: JSONata syntax error at position 24: The symbol "\}" cannot be used as a unary operator/);
 });
 
-test('an unknown URL placeholder is refused, in the base URL, a token URL, a path and a parameter', () => {
+test('an unknown URL placeholder is refused, in the base URL, a token URL, a path, a parameter and an item parameter', () => {
   assert.match(refusal(testDefinition({ pagination: { style: 'none' } }, { baseUrl: 'https://{domain}.okta.com/api/v1' })), /baseUrl: unknown placeholder "\{domain\}" \(known: port; declare it in connectionConfig\)/);
   assert.match(
     refusal(googleWith([['auth', 0, 'tokenUrl'], 'https://{region}.example.com/token'])),
@@ -137,6 +138,12 @@ test('an unknown URL placeholder is refused, in the base URL, a token URL, a pat
   assert.match(refusal(googleWith([['resources', 'users', 'path'], '/groups/{groupId}/users'])), /resources\.users\.path: unknown placeholder "\{groupId\}"/);
   assert.match(refusal(googleWith([['resources', 'users', 'params', 'customer'], '{customerId}'])), /resources\.users\.params\.customer: unknown placeholder "\{customerId\}"/);
   assert.match(refusal(googleWith([['baseUrl'], 'https://admin.googleapis.com/{oops'])), /baseUrl: unbalanced "\{" or "\}"/);
+  assert.match(refusal(googleWith([['resources', 'users', 'itemParams', 'projection'], '{nope}'])), /resources\.users\.itemParams\.projection: unknown placeholder "\{nope\}"/);
+});
+
+test('the channels/stop URL sits beside the Directory API root, under any prefix the root has', () => {
+  assert.equal(channelsStopUrl('https://admin.googleapis.com/admin/directory/v1').href, 'https://admin.googleapis.com/admin/directory_v1/channels/stop');
+  assert.equal(channelsStopUrl('https://proxy.example/google/admin/directory/v1/').href, 'https://proxy.example/google/admin/directory_v1/channels/stop');
 });
 
 test('an unknown hook, an unknown pagination style and unknown keys are refused', () => {

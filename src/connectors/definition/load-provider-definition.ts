@@ -136,6 +136,7 @@ function checkTemplates(spec: ProviderDefinitionSpec): DefinitionIssue[] {
     check(`resources.${name}.path`, resource.path, allowed);
     if (resource.itemPath !== undefined) check(`resources.${name}.itemPath`, resource.itemPath, [...configKeys, ITEM_ID_PLACEHOLDER]);
     for (const [param, value] of Object.entries(resource.params)) check(`resources.${name}.params.${param}`, value, allowed);
+    for (const [param, value] of Object.entries(resource.itemParams)) check(`resources.${name}.itemParams.${param}`, value, [...configKeys, ITEM_ID_PLACEHOLDER]);
   }
   return issues;
 }

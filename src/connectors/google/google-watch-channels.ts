@@ -23,8 +23,9 @@ export function googleWatchChannels(http: ProviderHttpClient, baseUrl: string): 
       return [{ id: channel.id, resourceId: channel.resourceId, expiresAt: Number(channel.expiration) } satisfies OpenedChannel];
     },
     close: async ({ id, resourceId }, signal) => {
-      // Note the underscore: channels/stop lives under directory_v1, beside (not under) the v1 base.
-      const url = new URL('/admin/directory_v1/channels/stop', baseUrl);
+      // Note the underscore: channels/stop lives under directory_v1, beside (not under) the v1 base,
+      // and under whatever path the base URL has before it (a proxy's prefix).
+      const url = channelsStopUrl(baseUrl);
       await http.request({
         method: 'POST',
         url,
@@ -61,4 +62,11 @@ export function readGoogleNotification(headers: Readonly<Record<string, string |
   if (state === 'sync') return { channelId, token, state };
   const parsed = notificationBody.safeParse(body);
   return parsed.success ? { channelId, token, state, userId: parsed.data.id } : undefined;
+}
+
+/** `…/admin/directory/v1` → `…/admin/directory_v1/channels/stop`, keeping the base URL's origin and any prefix. */
+export function channelsStopUrl(baseUrl: string): URL {
+  const base = new URL(baseUrl);
+  const prefix = base.pathname.replace(/\/+$/, '').replace(/\/admin\/directory\/v1$/, '');
+  return new URL(`${prefix}/admin/directory_v1/channels/stop`, base.origin);
 }
