@@ -266,6 +266,23 @@ test('Okta 429 E0000047 waits until the reset time, then succeeds', async () => 
   assert.ok(clock.now() - Date.UTC(2026, 0, 5, 9, 0, 0) >= 20_000);
 });
 
+test("a 429 with Retry-After pauses the connection's other requests too: they draw on the same bucket", async () => {
+  // Real time: the pause must hold a request that was ready while the throttled one slept.
+  const hits: Array<{ path: string; at: number }> = [];
+  const server = await startServer((req, res, hit) => {
+    hits.push({ path: req.url ?? '', at: performance.now() });
+    if (hit === 1) return json(res, 429, { error: { code: 'TooManyRequests' } }, { 'retry-after': '1' });
+    ok(res);
+  });
+  const seen = recorder();
+  const client = new ProviderHttpClient({ maxConcurrent: 1, hooks: seen.hooks });
+  await Promise.all([client.request({ url: `${server.url}/first` }), client.request({ url: `${server.url}/second` })]);
+  const throttledAt = hits[0]!.at;
+  const second = hits.find((h) => h.path === '/second')!;
+  assert.ok(second.at - throttledAt >= 900, `the second request waited out the first one's Retry-After (it started ${Math.round(second.at - throttledAt)} ms after the 429)`);
+  assert.deepEqual(seen.throttles.map((t) => [t.source, t.reason]), [['response', 'http_429'], ['pacing', 'http_429']]);
+});
+
 test('Okta 429 E0000047 whose reset looks past on this clock (the clocks disagree) still waits, not zero', async () => {
   const clock = new ManualClock();
   const server = await startServer((_req, res, hit) =>

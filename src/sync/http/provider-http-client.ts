@@ -121,7 +121,7 @@ export class ProviderHttpClient {
   private readonly gate: ConcurrencyGate;
   private readonly buckets: TokenBucket[];
   private readonly throttle: ThrottleProfile;
-  /** Set by pacers (Okta Remaining/Reset): no request of this connection starts before it. */
+  /** Set by pacers (Okta Remaining/Reset) and by throttle answers that say how long: no request of this connection starts before it. */
   private pause = { until: 0, reason: '' };
 
   constructor(options: ProviderHttpClientOptions = {}) {
@@ -186,6 +186,9 @@ export class ProviderHttpClient {
       if (outcome.class === 'throttle') {
         throttleRetries += 1;
         delayMs = outcome.retryAfterMs ?? fullJitterDelay(throttleRetries, this.options.throttleBackoff ?? DEFAULTS.throttleBackoff, this.random);
+        // The provider said how long to wait (Retry-After, a reset time): the connection's other requests
+        // draw on the same bucket, so none of them starts before then either.
+        if (outcome.retryAfterMs !== undefined) this.pauseUntil({ until: this.clock.now() + delayMs, reason: outcome.reason });
       } else {
         errorAttempts += 1;
         if (errorAttempts >= maxErrorAttempts) {
@@ -292,11 +295,15 @@ export class ProviderHttpClient {
   private applyPacers(view: ResponseView): void {
     for (const pacer of this.throttle.pacers) {
       const pause = pacer(view);
-      if (pause && pause.until > this.pause.until) {
-        this.pause = pause;
-        this.log.debug({ label: this.options.label, reason: pause.reason, pauseMs: pause.until - view.now }, 'pausing provider requests ahead of its rate limit');
-      }
+      if (pause) this.pauseUntil(pause);
     }
+  }
+
+  /** No request of this connection starts before `until` (a later pause already set stands). */
+  private pauseUntil(pause: { until: number; reason: string }): void {
+    if (pause.until <= this.pause.until) return;
+    this.pause = pause;
+    this.log.debug({ label: this.options.label, reason: pause.reason, pauseMs: pause.until - this.clock.now() }, 'pausing provider requests');
   }
 
   private reasonOf(body: unknown): string | undefined {
