@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import { Client } from '@microsoft/microsoft-graph-client';
 import { GRAPH_USER_SELECT } from '../src/connectors/microsoft-graph/graph.definition.ts';
 import { startGraphEmulator, type GraphEmulator } from '../src/emulators/microsoft-graph/index.ts';
+import { GRAPH_USERS_FETCHED_PER_POST } from '../src/http/routes/graph-push.routes.ts';
 import { createOrganization, eventsOf, expectStatus } from './support/api.ts';
 import { becomesActive, eventually, fastSyncConfig, firstRun, getConnection, runEnded, userByEmail, usersOf } from './support/pull-sync.ts';
 import { createGraphConnection, graphConfig, graphCredentials, graphUserMemberships, liveGraphUsers } from './support/graph-sync.ts';
@@ -258,6 +259,29 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
     emulator.control.lifecycle(users.id, 'reauthorizationRequired');
     assert.equal(emulator.control.awaitsReauthorization(users.id), true);
     await eventually('the reauthorize call', async () => (emulator.control.awaitsReauthorization(users.id) ? undefined : true));
+  });
+
+  test('a notification POST naming many users is acted on once: one delta round, not a fetch per entry', async () => {
+    const users = emulator.control.subscriptions().find((s) => s.resource === '/users')!;
+    const named = mailUsers().slice(0, GRAPH_USERS_FETCHED_PER_POST + 10);
+    const fetchesBefore = { ...emulator.control.stats().requests }['GET /v1.0/users/:id'] ?? 0;
+    const runsBefore = new Set((await runsOf()).map((run) => run.id));
+    const entry = (id: string) => ({
+      subscriptionId: users.id,
+      clientState: users.clientState,
+      changeType: 'updated',
+      resource: `Users/${id}`,
+      tenantId: emulator.tenant.tenantId,
+      resourceData: { '@odata.type': '#Microsoft.Graph.User', '@odata.id': `Users/${id}`, id },
+    });
+    // Every user twice, as Graph's retries and overlapping batches deliver them.
+    const body = { value: [...named, ...named].map((user) => entry(user.id)) };
+    const answer = await fetch(users.notificationUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal(answer.status, 202);
+    const round = await eventually('the delta round the POST asked for', async () => (await runsOf()).find((run) => !runsBefore.has(run.id) && run.trigger === 'push'));
+    assert.equal(round.kind, 'delta');
+    assert.equal((await runEnded(roster(), round.id)).status, 'completed');
+    assert.equal(({ ...emulator.control.stats().requests }['GET /v1.0/users/:id'] ?? 0) - fetchesBefore, 0, 'no user fetched one by one');
   });
 
   test('subscriptions near their expiry are replaced: new ones are created first, then the old ones deleted', async () => {
