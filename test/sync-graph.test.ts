@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { Client } from '@microsoft/microsoft-graph-client';
 import { GRAPH_USER_SELECT } from '../src/connectors/microsoft-graph/graph.definition.ts';
 import { startGraphEmulator, type GraphEmulator } from '../src/emulators/microsoft-graph/index.ts';
-import { GRAPH_USERS_FETCHED_PER_POST } from '../src/http/routes/graph-push.routes.ts';
+import { OBJECTS_FETCHED_PER_DELIVERY } from '../src/sync/pull-connections.ts';
 import { createOrganization, eventsOf, expectStatus } from './support/api.ts';
 import { becomesActive, eventually, fastSyncConfig, firstRun, getConnection, runEnded, userByEmail, usersOf } from './support/pull-sync.ts';
 import { createGraphConnection, graphConfig, graphCredentials, graphUserMemberships, liveGraphUsers } from './support/graph-sync.ts';
@@ -263,7 +263,7 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
 
   test('a notification POST naming many users is acted on once: one delta round, not a fetch per entry', async () => {
     const users = emulator.control.subscriptions().find((s) => s.resource === '/users')!;
-    const named = mailUsers().slice(0, GRAPH_USERS_FETCHED_PER_POST + 10);
+    const named = mailUsers().slice(0, OBJECTS_FETCHED_PER_DELIVERY + 10);
     const fetchesBefore = { ...emulator.control.stats().requests }['GET /v1.0/users/:id'] ?? 0;
     const runsBefore = new Set((await runsOf()).map((run) => run.id));
     const entry = (id: string) => ({

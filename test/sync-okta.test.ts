@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import okta from '@okta/okta-sdk-nodejs';
 import { READ_SCOPES, startOktaEmulator, type OktaEmulator, type OktaUser } from '../src/emulators/okta/index.ts';
+import { OBJECTS_FETCHED_PER_DELIVERY } from '../src/sync/pull-connections.ts';
 import { createOrganization, eventsOf, expectStatus } from './support/api.ts';
 import { becomesActive, eventually, fastSyncConfig, firstRun, getConnection, runEnded, userByEmail, usersOf } from './support/pull-sync.ts';
 import { apiTokenCredentials, createOktaConnection, oktaConfig, oktaMembershipCount, oktaUsers, serviceAppCredentials, syncedOktaGroups } from './support/okta-sync.ts';
@@ -178,6 +180,22 @@ forEachEngine('Okta connection through the sync engine', (engine) => {
     assert.equal(forged.status, 401);
     const challenge = await fetch(last.uri, { headers: { 'x-okta-verification-challenge': 'abc123' } });
     assert.deepEqual(await challenge.json(), { verification: 'abc123' });
+  });
+
+  test('a delivery naming more objects than are fetched one by one starts one delta round instead', async () => {
+    const last = emulator.control.deliveries().at(-1)!.delivery;
+    const named = oktaUsers(emulator).slice(0, OBJECTS_FETCHED_PER_DELIVERY + 5);
+    assert.equal(named.length, OBJECTS_FETCHED_PER_DELIVERY + 5, 'the org has enough users');
+    const runsBefore = new Set((await runsOf()).map((run) => run.id));
+    const fetchesBefore = { ...emulator.control.stats().requests }['GET /api/v1/users/:id'] ?? 0;
+    const events = named.map((user) => ({ uuid: randomUUID(), published: new Date().toISOString(), eventType: 'user.account.update_profile', target: [{ id: user.id, type: 'User' }] }));
+    const body = JSON.stringify({ eventType: 'com.okta.event_hook', eventTypeVersion: '1.0', cloudEventsVersion: '0.1', source: emulator.url, eventId: randomUUID(), data: { events } });
+    const answer = await fetch(last.uri, { method: 'POST', headers: last.headers, body });
+    assert.equal(answer.status, 200);
+    const round = await eventually('the delta round the delivery asked for', async () => (await runsOf()).find((run) => !runsBefore.has(run.id) && run.trigger === 'push'));
+    assert.equal(round.kind, 'delta');
+    assert.equal((await runEnded(roster(), round.id)).status, 'completed');
+    assert.equal(({ ...emulator.control.stats().requests }['GET /api/v1/users/:id'] ?? 0) - fetchesBefore, 0, 'no user fetched one by one');
   });
 
   test('a membership change through the event hook starts a delta round that lists the group again', async () => {

@@ -21,6 +21,12 @@ export const JOBS = {
   fetchObject: 'push.fetch',
 } as const;
 
+/**
+ * Objects one push delivery has fetched one by one (a job each); a delivery naming more asks for a delta
+ * round instead, which reads what changed in one go, and is answered within the provider's few seconds.
+ */
+export const OBJECTS_FETCHED_PER_DELIVERY = 50;
+
 /** The tiers a pull connection is scheduled on, and `channels`: keeping its push channels open. */
 export type ScheduleTier = PullKind | 'channels';
 

@@ -4,7 +4,7 @@ import { isId } from '../../core/ids.ts';
 import type { JobQueue } from '../../jobs/job-queue.ts';
 import type { ChannelVerdict, PushChannelsRepo } from '../../store/push-channels.repo.ts';
 import type { ConnectionRuntimes } from '../../sync/connection-runtimes.ts';
-import { JOBS } from '../../sync/pull-connections.ts';
+import { JOBS, OBJECTS_FETCHED_PER_DELIVERY } from '../../sync/pull-connections.ts';
 import { describeSyncError } from '../../sync/sync-errors.ts';
 import type { SyncRunner } from '../../sync/sync-runner.ts';
 import type { FastifyZodInstance } from '../types.ts';
@@ -107,13 +107,10 @@ function collect(work: Work, notification: GraphNotification): void {
   else work.delta = true;
 }
 
-/** Users a POST names that are fetched one by one; a POST naming more is caught up by one delta round. */
-export const GRAPH_USERS_FETCHED_PER_POST = 50;
-
 async function act(deps: GraphPushRoutesDeps, connectionId: string, work: Work): Promise<void> {
   const attempt = async (what: () => Promise<unknown>) =>
     what().catch((error: unknown) => deps.logger.warn({ connection_id: connectionId, error: describeSyncError(error) }, 'could not act on a Graph notification'));
-  const fetchEach = work.users.size <= GRAPH_USERS_FETCHED_PER_POST;
+  const fetchEach = work.users.size <= OBJECTS_FETCHED_PER_DELIVERY;
   if (fetchEach) for (const id of work.users) await attempt(() => deps.jobs.send(JOBS.fetchObject, { connection_id: connectionId, kind: 'user', external_id: id }));
   for (const { subscriptionId, lifecycleEvent } of work.lifecycle) {
     // Its sibling may look alive: the set is replaced whole.

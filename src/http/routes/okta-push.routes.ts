@@ -4,7 +4,7 @@ import { isId } from '../../core/ids.ts';
 import type { JobQueue } from '../../jobs/job-queue.ts';
 import type { PushChannelsRepo } from '../../store/push-channels.repo.ts';
 import type { PushEventsRepo } from '../../store/push-events.repo.ts';
-import { JOBS } from '../../sync/pull-connections.ts';
+import { JOBS, OBJECTS_FETCHED_PER_DELIVERY } from '../../sync/pull-connections.ts';
 import { describeSyncError } from '../../sync/sync-errors.ts';
 import type { FastifyZodInstance } from '../types.ts';
 import { acceptUnreadableJson } from './notification-body.ts';
@@ -37,7 +37,8 @@ const refuse = (code: string, message: string) => ({ error: { code, message, det
  *   stored, so it cannot be checked against one; echoing a challenge grants nothing, and every delivery
  *   is checked.
  * - `POST` is a delivery. Users an event names are fetched and reconciled; a membership change queues a
- *   delta round, which lists the changed group's members again. The answer is 200 once that is queued
+ *   delta round, which lists the changed group's members again, and so does a delivery naming more objects
+ *   than are fetched one by one. The answer is 200 once that is queued
  *   (Okta wants one within 3 s). Deliveries are at-least-once and deduplicated by event `uuid`: each is
  *   recorded when acted on (for a day, in the store, so whichever process a redelivery reaches queues
  *   nothing), and forgotten again when it could not be queued, so Okta's retry is acted on. Were one to
@@ -87,10 +88,14 @@ export function registerOktaPushRoutes(server: FastifyZodInstance, deps: OktaPus
           for (const id of event.changes.groups) groups.add(id);
           if (event.changes.memberships.size > 0) memberships = true;
         }
+        // A delivery naming many objects (up to 1000 events) is caught up by one delta round.
+        const fetchEach = users.size + groups.size <= OBJECTS_FETCHED_PER_DELIVERY;
         try {
-          for (const id of users) await deps.jobs.send(JOBS.fetchObject, { connection_id: connectionId, kind: 'user', external_id: id });
-          for (const id of groups) await deps.jobs.send(JOBS.fetchObject, { connection_id: connectionId, kind: 'group', external_id: id });
-          if (memberships) await deps.requestDelta(connectionId);
+          if (fetchEach) {
+            for (const id of users) await deps.jobs.send(JOBS.fetchObject, { connection_id: connectionId, kind: 'user', external_id: id });
+            for (const id of groups) await deps.jobs.send(JOBS.fetchObject, { connection_id: connectionId, kind: 'group', external_id: id });
+          }
+          if (memberships || !fetchEach) await deps.requestDelta(connectionId);
         } catch (error) {
           // Polling catches up with whatever could not be queued; Okta retries once on a 5xx, harmlessly.
           deps.logger.warn({ connection_id: connectionId, error: describeSyncError(error) }, 'could not act on an Okta event hook delivery');
