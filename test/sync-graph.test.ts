@@ -383,6 +383,19 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
     assert.match(metrics, /roster_provider_throttled_total\{connection_type="microsoft-graph",source="response"\} [1-9]/);
   });
 
+  test('what Graph keeps beyond the canonical fields is in the raw payload: an extension attribute becomes a custom attribute by policy', async () => {
+    emulator.control.setNotificationSwitches({ drop: { fraction: 1 } });
+    const policy = { custom_attributes: { cost_center: { path: 'raw.onPremisesExtensionAttributes.extensionAttribute1' }, on_premises_id: { path: 'raw.onPremisesImmutableId' } } };
+    expectStatus(await roster().request('PATCH', `/v1/organizations/${organizationId}`, { policy }), 200);
+    const target = mailUsers()[33]!;
+    emulator.control.updateUser(target.id, { onPremisesImmutableId: 'b64-anchor==', onPremisesExtensionAttributes: { ...target.onPremisesExtensionAttributes, extensionAttribute1: 'CC-1234' } });
+    assert.equal((await runEnded(roster(), (await sync('delta')).id)).status, 'completed');
+    const { cost_center, on_premises_id } = (await graphUser(target.mail!)).custom_attributes;
+    assert.deepEqual({ cost_center, on_premises_id }, { cost_center: 'CC-1234', on_premises_id: 'b64-anchor==' });
+    expectStatus(await roster().request('PATCH', `/v1/organizations/${organizationId}`, { policy: { custom_attributes: {} } }), 200);
+    emulator.control.setNotificationSwitches({});
+  });
+
   test('a token endpoint that is down leaves the connection in error, not invalid_credentials, until it answers again', async () => {
     // Microsoft's token endpoint answering 503 to every attempt: nothing says the secret is wrong.
     const down = createServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"temporarily_unavailable"}'));

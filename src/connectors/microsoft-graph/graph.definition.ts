@@ -26,9 +26,15 @@ export const GRAPH_USER_SELECT = [
   'employeeType',
   'companyName',
   'onPremisesSamAccountName',
+  // Not mapped, but kept in the raw payload, where custom attributes (`raw.…`) and a remap can reach them:
+  // the on-premises anchor of a hybrid directory and its 15 extension attributes.
+  'onPremisesImmutableId',
+  'onPremisesSyncEnabled',
+  'onPremisesExtensionAttributes',
+  'createdDateTime',
 ].join(',');
 
-export const GRAPH_GROUP_SELECT = ['id', 'displayName', 'description', 'mail', 'mailEnabled', 'mailNickname', 'securityEnabled', 'groupTypes'].join(',');
+export const GRAPH_GROUP_SELECT = ['id', 'displayName', 'description', 'mail', 'mailEnabled', 'mailNickname', 'securityEnabled', 'groupTypes', 'membershipRule', 'onPremisesSyncEnabled'].join(',');
 
 /** The manager is a navigation property: expanded to its id alone, the same shape on a list and a fetch. */
 const MANAGER_EXPAND = 'manager($select=id)';
