@@ -212,6 +212,13 @@ describe('groups', () => {
     const members = (await listAll(emulator, `/api/v1/groups/${group.id}/users?limit=2`)).items;
     assert.ok(members.some((user) => user.id === newcomer));
     assert.ok(members[0].profile.login && members[0].status, 'members are full user objects');
+    // A user created into a group moves the group's membership too.
+    const later = new Date(emulator.now()).toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const other = groups.find((g) => g.type === 'OKTA_GROUP' && g.id !== group.id);
+    emulator.control.createUser({ profile: { login: 'joined@example.com', email: 'joined@example.com', firstName: 'Jo', lastName: 'Ined' }, groupIds: [other.id] });
+    const movedAgain = (await call(emulator, `/api/v1/groups?filter=${encodeURIComponent(`lastMembershipUpdated gt "${later}"`)}`)).body;
+    assert.deepEqual(movedAgain.map((g: any) => g.id).sort(), [everyone.id, other.id].sort());
     const appGroup = groups.find((g) => g.type === 'APP_GROUP');
     assert.throws(() => emulator.control.addMember(appGroup.id, newcomer), /APP_GROUP/);
     assert.equal((await call(emulator, '/api/v1/groups/00gmissing/users')).status, 404);

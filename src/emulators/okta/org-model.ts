@@ -156,7 +156,13 @@ export class OktaOrg {
     this.userIdByLogin.set(login, user.id);
     this.sortedUserIds.push(user.id);
     this.touchMembership(this.everyoneId, now);
-    for (const groupId of input.groupIds ?? []) this.members.get(groupId)?.add(user.id);
+    for (const groupId of input.groupIds ?? []) {
+      const members = this.members.get(groupId);
+      if (!members) continue;
+      members.add(user.id);
+      // A group a user is created into changed its membership, as addMember records it.
+      this.touchMembership(groupId, now);
+    }
     if (!silent) {
       this.announce('user.lifecycle.create', 'Create Okta user', [this.userTarget(user)]);
       if (!waiting) this.announce('user.lifecycle.activate', 'Activate Okta user', [this.userTarget(user)]);
