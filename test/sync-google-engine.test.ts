@@ -275,10 +275,28 @@ forEachEngine('Google Workspace connection through the sync engine', (engine) =>
     expectStatus(await roster().request('PATCH', `/v1/connections/${connectionId}`, { config: emulatorConfig(emulator) }), 200);
   });
 
-  test('a user removed in Google is deactivated, not deleted, only by a complete full sync', async () => {
+  test('a user Google lists as deleted is deactivated, not deleted, by the next poll when its notification was lost', async () => {
+    emulator.control.setNotificationSwitches({ drop: { fraction: 1 } });
+    const gone = liveUsers()[31]!;
+    emulator.control.deleteUser(gone.id);
+    const critical = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind: 'critical' }), 202) as any;
+    assert.equal((await runEnded(roster(), critical.run.id)).status, 'completed');
+    const person = await userByEmail(roster(), organizationId, gone.primaryEmail);
+    assert.equal(person.state, 'inactive', 'showDeleted=true says so: a statement, not an absence');
+    assert.equal(person.state_reason, 'removed_from_source');
+    // Listed as deleted for days: the next polls change nothing.
+    const before = (await eventsOf(roster(), organizationId)).length;
+    const again = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind: 'critical' }), 202) as any;
+    assert.equal((await runEnded(roster(), again.run.id)).status, 'completed');
+    assert.deepEqual((await eventsOf(roster(), organizationId)).slice(before).map((e) => e.type), ['sync.started', 'sync.completed']);
+  });
+
+  test('a user no longer listed at all is deactivated, not deleted, only by a complete full sync', async () => {
     emulator.control.setNotificationSwitches({ drop: { fraction: 1 } });
     const gone = liveUsers()[30]!;
+    // Deleted past Google's recovery window: not even showDeleted lists it.
     emulator.control.deleteUser(gone.id);
+    emulator.control.purgeUser(gone.id);
     const profile = expectStatus(await roster().request('POST', `/v1/connections/${connectionId}/sync`, { kind: 'profile' }), 202) as any;
     assert.equal((await runEnded(roster(), profile.run.id)).status, 'completed');
     assert.equal((await userByEmail(roster(), organizationId, gone.primaryEmail)).state, 'active', 'a profile run removes nobody');

@@ -12,6 +12,12 @@ export interface Connector {
   memberPages(groupExternalId: string, options?: PageOptions): AsyncIterable<RecordPage>;
   /** The current state of one object: an upsert, or a tombstone when the source answers that it is gone. */
   fetchObject(kind: 'user' | 'group', externalId: string, signal?: AbortSignal): Promise<IncomingRecord>;
+  /**
+   * Users the source lists as deleted (Google `showDeleted=true`), as tombstones. A statement, not an
+   * absence: runs that do not enumerate everything (critical, profile) remove them within the deprovision
+   * guard, so a deletion whose notification was lost is acted on at the next poll, not the next full run.
+   */
+  deletedUsers?(options?: PageOptions): AsyncIterable<RecordPage>;
   /** Changes since a cursor, for sources with a delta protocol (Graph delta links, Okta's System Log). */
   readonly delta?: DeltaSource | undefined;
   /** Push channels, for sources that notify (Google users.watch). */

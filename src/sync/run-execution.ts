@@ -128,6 +128,8 @@ export class RunExecution {
         if (phase === 'members') await this.members(phases);
         else await this.listing(phase as 'users' | 'groups', phases);
       }
+      // A full run removes what it did not see; the others act on what the source says it deleted.
+      if (kind !== 'full') await this.removeListedDeletions();
     }
     this.position = { phase: 'done' };
     await this.flush();
@@ -181,6 +183,23 @@ export class RunExecution {
       if (held) return this.hold(held);
     }
     return 'done';
+  }
+
+  /**
+   * Removes the users the source lists as deleted (see `Connector.deletedUsers`), within the deprovision
+   * guard. Past it, nobody is removed here: the next full run sees them missing too, and holds them for an
+   * admin. Users already removed are skipped by the reconciler, so a deletion listed for days costs nothing.
+   */
+  private async removeListedDeletions(): Promise<void> {
+    const listing = this.connector.deletedUsers;
+    if (!listing) return;
+    const ids: string[] = [];
+    for await (const page of listing.call(this.connector, { signal: this.readSignal })) {
+      for (const record of page.records) if (record.kind === 'user' && record.deleted) ids.push(record.external_id);
+    }
+    if (ids.length === 0) return;
+    const held = await this.applyRemovals(ids);
+    if (held) this.deps.logger.warn({ run_id: this.run.id, would_deactivate: held.would_deactivate }, 'users the source lists as deleted would trip the deprovision guard: left for the next full run to hold');
   }
 
   /** Deactivates the people the round reported gone, unless that trips the deprovision guard: then nobody, and the summary. */

@@ -12,6 +12,8 @@ export interface GoogleEmulatorControl {
   suspendUser(key: string, suspended?: boolean): GoogleUser;
   deleteUser(key: string): GoogleUser;
   undeleteUser(id: string): GoogleUser;
+  /** A deleted user past Google's recovery window: no longer listed, even with showDeleted. */
+  purgeUser(key: string): void;
   /** Changes lastLoginTime (and so the etag) without a profile change. */
   touchLastLogin(key: string): GoogleUser;
   createGroup(input: { email: string; name?: string; description?: string }): GoogleGroup;
@@ -55,6 +57,7 @@ export function createControl(deps: ControlDeps): GoogleEmulatorControl {
     suspendUser: (key, suspended = true) => org.suspendUser(key, suspended),
     deleteUser: (key) => org.deleteUser(key),
     undeleteUser: (id) => org.undeleteUser(id),
+    purgeUser: (key) => org.purgeUser(key),
     touchLastLogin: (key) => org.touchLastLogin(key),
     createGroup: (input) => org.createGroup(input),
     addMember: (groupKey, memberKey, role) => org.addMember(groupKey, memberKey, role),
@@ -98,6 +101,7 @@ const CONTROL_ROUTES: ControlRoute<GoogleEmulatorControl>[] = [
   { method: 'PATCH', pattern: '/_emulator/users/:key', handle: (c, body, p) => c.updateUser(p.key!, body as UserPatch) },
   { method: 'DELETE', pattern: '/_emulator/users/:key', handle: (c, _body, p) => c.deleteUser(p.key!) },
   { method: 'POST', pattern: '/_emulator/users/:key/undelete', handle: (c, _body, p) => c.undeleteUser(p.key!) },
+  { method: 'POST', pattern: '/_emulator/users/:key/purge', handle: (c, _body, p) => c.purgeUser(p.key!) },
   { method: 'POST', pattern: '/_emulator/users/:key/suspend', handle: (c, body, p) => c.suspendUser(p.key!, body.suspended !== false) },
   { method: 'POST', pattern: '/_emulator/users/:key/touch-login', handle: (c, _body, p) => c.touchLastLogin(p.key!) },
   { method: 'POST', pattern: '/_emulator/groups', handle: (c, body) => c.createGroup({ email: str(body.email, 'email'), ...(typeof body.name === 'string' ? { name: body.name } : {}) }) },

@@ -173,7 +173,7 @@ export const DIRECTORY_ROUTES: DirectoryRoute[] = [
     scopes: DIRECTORY_SCOPES.user,
     handle: (deps, request, params) => {
       const user = deps.org.findUser(params.userKey!);
-      if (!user || user.deletionTime) throw new GoogleApiError(404, 'notFound', 'Resource Not Found: userKey');
+      if (!user || user.deletionTime || deps.org.isPurged(user.id)) throw new GoogleApiError(404, 'notFound', 'Resource Not Found: userKey');
       return { status: 200, body: renderUser(user, readRenderOptions(request.query)) };
     },
   },

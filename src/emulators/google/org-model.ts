@@ -80,6 +80,8 @@ export class GoogleOrg {
   readonly customerId: string;
   private readonly now: () => number;
   private readonly users = new Map<string, GoogleUser>();
+  /** Deleted users past recovery: kept for their ids, answered as unknown. */
+  private readonly purged = new Set<string>();
   private readonly userIdByEmail = new Map<string, string>();
   /** Ids in ascending order: ids are issued increasing, so appending keeps it sorted and paging is a binary search. */
   private readonly sortedUserIds: string[] = [];
@@ -220,6 +222,17 @@ export class GoogleOrg {
     user.etag = this.issueEtag();
     this.emit('delete', user);
     return user;
+  }
+
+  /** Past Google's recovery window a deleted user is gone for good: no longer listed, even with showDeleted. */
+  purgeUser(key: string): void {
+    const user = this.requireUser(key);
+    if (!user.deletionTime) throw new Error(`Only a deleted user is purged: ${key}`);
+    this.purged.add(user.id);
+  }
+
+  isPurged(id: string): boolean {
+    return this.purged.has(id);
   }
 
   undeleteUser(id: string): GoogleUser {

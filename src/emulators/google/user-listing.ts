@@ -144,7 +144,7 @@ export function listUsers(deps: ListUsersDeps, query: URLSearchParams): Record<s
   let more = false;
   for (; index < ids.length; index += 1) {
     const user = org.userById(at(index))!;
-    if (Boolean(user.deletionTime) !== showDeleted) continue;
+    if (Boolean(user.deletionTime) !== showDeleted || org.isPurged(user.id)) continue;
     if (filter && !filter(user)) continue;
     if (users.length === maxResults) {
       more = true;
