@@ -182,44 +182,47 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
     emulator.control.setNotificationSwitches({});
   });
 
+  /**
+   * A new title for `target`, then a delta round with the emulator's `switches` on; answers the person after
+   * it, the users fetched one by one and the attributes its user.updated events changed.
+   */
+  const titleThroughDelta = async (target: { id: string; mail: string | null }, title: string, switches: Parameters<GraphEmulator['control']['setDeltaSwitches']>[0]) => {
+    const fetchesBefore = { ...emulator.control.stats().requests }['GET /v1.0/users/:id'] ?? 0;
+    emulator.control.updateUser(target.id, { jobTitle: title });
+    emulator.control.setDeltaSwitches(switches);
+    const before = (await eventsOf(roster(), organizationId)).length;
+    const run = await runEnded(roster(), (await sync('delta')).id);
+    assert.equal(run.status, 'completed', JSON.stringify(run));
+    const updates = (await eventsOf(roster(), organizationId)).slice(before).filter((e) => e.type === 'user.updated');
+    return {
+      person: await graphUser(target.mail!),
+      fetches: ({ ...emulator.control.stats().requests }['GET /v1.0/users/:id'] ?? 0) - fetchesBefore,
+      changed: updates.map((e) => Object.keys(e.changes ?? {}).sort()),
+    };
+  };
+
   test('a delta item without manager@delta keeps the manager: the user is read whole instead of mapped as having none', async () => {
     emulator.control.setNotificationSwitches({ drop: { fraction: 1 } });
     const target = mailUsers().find((user) => emulator.tenant.managerOf(user.id)?.mail && !emulator.tenant.userState(user.id)!.removed)!;
     const boss = await graphUser(emulator.tenant.managerOf(target.id)!.mail!);
     assert.equal((await graphUser(target.mail!)).manager_id, boss.id);
-    const fetchesBefore = { ...emulator.control.stats().requests }['GET /v1.0/users/:id'] ?? 0;
-    emulator.control.updateUser(target.id, { jobTitle: 'Same Manager' });
-    emulator.control.setDeltaSwitches({ withoutRelations: { count: 1 } });
-    const before = (await eventsOf(roster(), organizationId)).length;
-
-    const run = await runEnded(roster(), (await sync('delta')).id);
-    assert.equal(run.status, 'completed', JSON.stringify(run));
-    const person = await graphUser(target.mail!);
+    const { person, fetches, changed } = await titleThroughDelta(target, 'Same Manager', { withoutRelations: { count: 1 } });
     assert.equal(person.title, 'Same Manager');
     assert.equal(person.manager_id, boss.id, 'the manager the change did not touch is kept');
-    assert.equal(({ ...emulator.control.stats().requests }['GET /v1.0/users/:id'] ?? 0) - fetchesBefore, 1, 'the user was fetched once');
-    const updates = (await eventsOf(roster(), organizationId)).slice(before).filter((e) => e.type === 'user.updated');
-    assert.deepEqual(updates.map((e) => Object.keys(e.changes ?? {}).sort()), [['title']]);
+    assert.equal(fetches, 1, 'the user was fetched once');
+    assert.deepEqual(changed, [['title']]);
     emulator.control.setNotificationSwitches({});
   });
 
   test('a delta item that carries only its id and relations is read whole, so no attribute is blanked', async () => {
     emulator.control.setNotificationSwitches({ drop: { fraction: 1 } });
     const target = mailUsers()[20]!;
-    const fetchesBefore = { ...emulator.control.stats().requests }['GET /v1.0/users/:id'] ?? 0;
-    emulator.control.updateUser(target.id, { jobTitle: 'Minimal Title' });
-    emulator.control.setDeltaSwitches({ minimal: { count: 1 } });
-    const before = (await eventsOf(roster(), organizationId)).length;
-
-    const run = await runEnded(roster(), (await sync('delta')).id);
-    assert.equal(run.status, 'completed', JSON.stringify(run));
-    const person = await graphUser(target.mail!);
+    const { person, fetches, changed } = await titleThroughDelta(target, 'Minimal Title', { minimal: { count: 1 } });
     assert.equal(person.title, 'Minimal Title', 'the change arrived through the whole user');
     assert.equal(person.email, target.mail, 'nothing the minimal item lacked was blanked');
     assert.equal(person.department, target.department);
-    assert.equal(({ ...emulator.control.stats().requests }['GET /v1.0/users/:id'] ?? 0) - fetchesBefore, 1, 'the user was fetched once');
-    const updates = (await eventsOf(roster(), organizationId)).slice(before).filter((e) => e.type === 'user.updated');
-    assert.deepEqual(updates.map((e) => Object.keys(e.changes ?? {}).sort()), [['title']]);
+    assert.equal(fetches, 1, 'the user was fetched once');
+    assert.deepEqual(changed, [['title']]);
     emulator.control.setNotificationSwitches({});
   });
 
