@@ -90,8 +90,8 @@ export const oktaBench: BenchProvider = {
   }),
   floorSource: (_emulator, body) => connectionSource(body, 'bench-okta'),
   floorPlan: (source) => ({
-    // The plain list leaves DEPROVISIONED users out; the connector lists them by filter after it (okta-user-pages.ts).
-    userListings: [() => listing(source, 'users'), () => listing(source, 'deletedUsers')],
+    // One listing filtered on every status, DEPROVISIONED included (okta.definition.ts).
+    userListings: [() => listing(source, 'users')],
     changeableUserId: (user) => (field(user, 'status') === 'ACTIVE' ? String(field(user, 'id')) : undefined),
     groups: () => listing(source, 'groups'),
     groupId: idOf('id'),

@@ -9,6 +9,7 @@ import { mapGroup, mapMember, mapUser, MappingError } from '../src/connectors/de
 import { pages, PagingError, type FetchJson, type Page, type PageCheckpoint, type PageContext } from '../src/connectors/definition/pager.ts';
 import { googleWorkspaceDefinition } from '../src/connectors/google/google.definition.ts';
 import { channelsStopUrl } from '../src/connectors/google/google-watch-channels.ts';
+import { oktaDefinition } from '../src/connectors/okta/okta.definition.ts';
 
 // ---- helpers -------------------------------------------------------------------------------------------
 
@@ -139,6 +140,14 @@ test('an unknown URL placeholder is refused, in the base URL, a token URL, a pat
   assert.match(refusal(googleWith([['resources', 'users', 'params', 'customer'], '{customerId}'])), /resources\.users\.params\.customer: unknown placeholder "\{customerId\}"/);
   assert.match(refusal(googleWith([['baseUrl'], 'https://admin.googleapis.com/{oops'])), /baseUrl: unbalanced "\{" or "\}"/);
   assert.match(refusal(googleWith([['resources', 'users', 'itemParams', 'projection'], '{nope}'])), /resources\.users\.itemParams\.projection: unknown placeholder "\{nope\}"/);
+});
+
+test('Okta users are one enumeration: a filter naming every status, so DEPROVISIONED users come in the same listing', () => {
+  const { users } = oktaDefinition.resources;
+  for (const status of ['STAGED', 'PROVISIONED', 'ACTIVE', 'RECOVERY', 'PASSWORD_EXPIRED', 'LOCKED_OUT', 'SUSPENDED', 'DEPROVISIONED']) {
+    assert.ok(users.params.filter.includes(`status eq "${status}"`), status);
+  }
+  assert.equal('deletedUsers' in oktaDefinition.resources, false, 'no second listing to fall between');
 });
 
 test('the channels/stop URL sits beside the Directory API root, under any prefix the root has', () => {

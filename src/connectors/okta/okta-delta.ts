@@ -4,12 +4,12 @@ import { isNotFound } from '../../sync/sync-errors.ts';
 import { CursorExpiredError, type ChangePage, type Connector, type DeltaSource } from '../connector.ts';
 import { ITEM_ID_PLACEHOLDER, type ProviderDefinition } from '../definition/load-provider-definition.ts';
 import { mapGroup, mapUser } from '../definition/mapping-engine.ts';
-import { headerValue, PagingError, type FetchJson } from '../definition/pager.ts';
+import { headerValue, PagingError, requireResource, resourceUrl, type FetchJson } from '../definition/pager.ts';
+import { type ResourceName } from '../definition/provider-definition.ts';
 import { expandTemplate } from '../definition/url-template.ts';
 import { SYNCED_GROUP_TYPES } from './okta.definition.ts';
 import { linkPages } from './okta-link-pages.ts';
 import { pollSystemLog, systemLogUrl } from './okta-system-log.ts';
-import { firstPageUrl } from './okta-user-pages.ts';
 
 /**
  * Okta's changes since a cursor, from three sources:
@@ -186,4 +186,10 @@ export function oktaDeltaSource(options: OktaDeltaOptions): DeltaSource {
     },
     changes,
   };
+}
+
+/** The first page of a resource's listing with some parameters replaced (a `filter`), as the pager would start it. */
+function firstPageUrl(definition: ProviderDefinition, resource: ResourceName, config: Readonly<Record<string, string>>, extraParams: Record<string, string> = {}): string {
+  const spec = requireResource(definition, resource);
+  return resourceUrl(definition, spec.path, { ...spec.params, ...extraParams }, config).href;
 }

@@ -13,7 +13,6 @@ import type { PullConnectionType } from '../pull-connection-type.ts';
 import { DEFAULT_STAGED_STATE, OKTA_READ_SCOPES, oktaDefinition, oktaUserMapping, STAGED_STATES, type StagedState } from './okta.definition.ts';
 import { oktaDeltaSource } from './okta-delta.ts';
 import { oktaEventHooks } from './okta-event-hooks.ts';
-import { oktaUserPages } from './okta-user-pages.ts';
 
 const definition = loadProviderDefinition(oktaDefinition);
 
@@ -93,10 +92,8 @@ export const oktaType: PullConnectionType = {
     const mapped = definitionFor(connectionDefinition, (settings.staged_state as StagedState | undefined) ?? DEFAULT_STAGED_STATE);
     const fetchJson = fetchJsonVia(http);
     const base = definitionConnector({ definition: mapped, config: settings, fetchJson });
-    const users = oktaUserPages({ definition: mapped, config: settings, fetchJson, plain: base.pages });
     return {
       ...base,
-      pages: (resource, page) => (resource === 'users' ? users(page) : base.pages(resource, page)),
       delta: oktaDeltaSource({ definition: mapped, config: settings, fetchJson, connector: base }),
       push: oktaEventHooks(http, endpoints.apiBaseUrl),
     };

@@ -64,6 +64,11 @@ const GROUP_MAPPING = `{
 // /groups/{id}/users lists users only: Okta groups do not nest.
 const MEMBER_MAPPING = `{ "type": "user", "id": id }`;
 
+/** Every status an Okta user can have, as a `filter`: with a filter, Okta lists DEPROVISIONED users too. */
+export const EVERY_USER_STATUS = ['STAGED', 'PROVISIONED', 'ACTIVE', 'RECOVERY', 'PASSWORD_EXPIRED', 'LOCKED_OUT', 'SUSPENDED', 'DEPROVISIONED']
+  .map((status) => `status eq "${status}"`)
+  .join(' or ');
+
 // Okta's own groups and those imported from directories and apps; BUILT_IN is "Everyone" (every user).
 export const SYNCED_GROUP_TYPES = 'type eq "OKTA_GROUP" or type eq "APP_GROUP"';
 
@@ -85,19 +90,14 @@ export const oktaDefinition = {
   ],
   rateLimit: { limitHeader: 'x-rate-limit-limit', remainingHeader: 'x-rate-limit-remaining', resetHeader: 'x-rate-limit-reset', throttleStatuses: [429] },
   resources: {
+    // The plain list leaves DEPROVISIONED users out. A filter naming every status lists everyone in one
+    // enumeration, so a full snapshot sees the deactivated too, and nobody changing status mid-listing
+    // falls between two listings.
     users: {
       path: '/users',
-      params: { limit: '200' },
+      params: { limit: '200', filter: EVERY_USER_STATUS },
       itemsPath: '.',
       itemPath: '/users/{id}',
-      pagination: { style: 'link_header', rel: 'next' },
-      volatileFields: USER_VOLATILE,
-    },
-    // The plain list leaves DEPROVISIONED users out; they are asked for by filter, so a full snapshot sees them.
-    deletedUsers: {
-      path: '/users',
-      params: { limit: '200', filter: 'status eq "DEPROVISIONED"' },
-      itemsPath: '.',
       pagination: { style: 'link_header', rel: 'next' },
       volatileFields: USER_VOLATILE,
     },

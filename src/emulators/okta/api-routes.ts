@@ -129,21 +129,40 @@ function listUsers(deps: ApiDeps, request: ApiRequest): ApiResult {
   const limit = readLimit(query, q ? 10 : 200, 200);
   // The plain list (and q) leave DEPROVISIONED users out; a filter or search can ask for them.
   const includeDeprovisioned = filter !== undefined || search !== undefined;
-  let users = org
-    .userIds()
-    .map((id) => org.userById(id)!)
-    .filter((user) => includeDeprovisioned || user.status !== 'DEPROVISIONED');
-  if (filter) users = users.filter((user) => matchesFilter(filter, (field) => readField(user, field)));
-  if (search) users = users.filter((user) => matchesFilter(search, (field) => readField(user, field)));
-  if (q) users = users.filter((user) => [user.profile.login, user.profile.email, user.profile.firstName, user.profile.lastName].some((value) => typeof value === 'string' && value.toLowerCase().startsWith(q)));
-  let sorted = true;
+  const listed = (user: OktaUser) =>
+    (includeDeprovisioned || user.status !== 'DEPROVISIONED') &&
+    (!filter || matchesFilter(filter, (field) => readField(user, field))) &&
+    (!search || matchesFilter(search, (field) => readField(user, field))) &&
+    (!q || [user.profile.login, user.profile.email, user.profile.firstName, user.profile.lastName].some((value) => typeof value === 'string' && value.toLowerCase().startsWith(q)));
   const sortBy = query.get('sortBy');
   if (search && sortBy) {
     const direction = query.get('sortOrder') === 'desc' ? -1 : 1;
-    users = [...users].sort((a, b) => direction * compareValues(readField(a, sortBy), readField(b, sortBy)) || (a.id < b.id ? -1 : 1));
-    sorted = false;
+    const users = org
+      .userIds()
+      .map((id) => org.userById(id)!)
+      .filter(listed)
+      .sort((a, b) => direction * compareValues(readField(a, sortBy), readField(b, sortBy)) || (a.id < b.id ? -1 : 1));
+    const { page, nextAfter } = pageAfter(users, (user) => user.id, query.get('after'), limit, false);
+    return { status: 200, body: page.map((user) => renderUser(deps, user)), links: linksFor(deps, request, limit, nextAfter) };
   }
-  const { page, nextAfter } = pageAfter(users, (user) => user.id, query.get('after'), limit, sorted);
+  // In id order: the page starts after the cursor's id and ends once it is full and one more user is listed,
+  // so a page costs what it holds, not the whole org.
+  const ids = org.userIds();
+  const after = query.get('after');
+  let index = after ? lowerBound(ids, after) : 0;
+  if (after && ids[index] === after) index += 1;
+  const page: OktaUser[] = [];
+  let more = false;
+  for (; index < ids.length; index += 1) {
+    const user = org.userById(ids[index]!)!;
+    if (!listed(user)) continue;
+    if (page.length === limit) {
+      more = true;
+      break;
+    }
+    page.push(user);
+  }
+  const nextAfter = more && page.length > 0 ? page[page.length - 1]!.id : undefined;
   return { status: 200, body: page.map((user) => renderUser(deps, user)), links: linksFor(deps, request, limit, nextAfter) };
 }
 
