@@ -28,17 +28,30 @@ function requireObjectId(id: string, what: string): string {
   return id;
 }
 
+/**
+ * The last systemusers listing computed, per org: pages of one scan ask the same filter, search and sort
+ * of an unchanged org, so only the first filters and sorts every user; a change to the org (its version)
+ * or another query computes it again.
+ */
+const userListings = new WeakMap<object, { key: string; sorted: Record<string, unknown>[] }>();
+
 function listSystemUsers(deps: ApiDeps, { query }: ApiRequest): unknown {
   deps.drift.beforeList('systemusers');
   const { limit, skip } = readPaging(query, deps.list);
   const filter = readFilter(query, 'v1');
   const search = readSearch(query, SEARCH_FIELDS);
-  const matching = deps.org.listUsers().filter((user) => filter(user as unknown as Record<string, unknown>) && search(user as unknown as Record<string, unknown>));
-  const sorted = sortItems(matching as unknown as Record<string, unknown>[], query.get('sort'));
+  // Everything that shapes the listing (filter, filter[n], filter[or][n], search, sort), not the page or projection.
+  const key = JSON.stringify([deps.org.version, [...query].filter(([name]) => name !== 'skip' && name !== 'limit' && name !== 'fields')]);
+  let listing = userListings.get(deps.org);
+  if (listing?.key !== key) {
+    const matching = deps.org.listUsers().filter((user) => filter(user as unknown as Record<string, unknown>) && search(user as unknown as Record<string, unknown>));
+    listing = { key, sorted: sortItems(matching as unknown as Record<string, unknown>[], query.get('sort')) };
+    userListings.set(deps.org, listing);
+  }
   const fields = query.get('fields');
   return {
-    totalCount: matching.length,
-    results: sorted.slice(skip, skip + limit).map((user) => projectFields(user, fields)),
+    totalCount: listing.sorted.length,
+    results: listing.sorted.slice(skip, skip + limit).map((user) => projectFields(user, fields)),
   };
 }
 
