@@ -191,10 +191,9 @@ export class RunExecution {
    * admin. Users already removed are skipped by the reconciler, so a deletion listed for days costs nothing.
    */
   private async removeListedDeletions(): Promise<void> {
-    const listing = this.connector.deletedUsers;
-    if (!listing) return;
+    if (!this.connector.deletedUsers) return;
     const ids: string[] = [];
-    for await (const page of listing.call(this.connector, { signal: this.readSignal })) {
+    for await (const page of this.connector.deletedUsers({ signal: this.readSignal })) {
       for (const record of page.records) if (record.kind === 'user' && record.deleted) ids.push(record.external_id);
     }
     if (ids.length === 0) return;

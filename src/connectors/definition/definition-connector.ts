@@ -37,7 +37,7 @@ async function mapEach<T>(items: unknown[], map: (item: unknown) => Promise<T>):
 export function definitionConnector(options: DefinitionConnectorOptions): Omit<Connector, 'push'> {
   const { definition, config, fetchJson } = options;
 
-  async function* walk(resource: 'users' | 'groups' | 'members', map: (items: unknown[]) => Promise<RecordPage['records']>, page: PageOptions, groupId?: string) {
+  async function* walk(resource: 'users' | 'deletedUsers' | 'groups' | 'members', map: (items: unknown[]) => Promise<RecordPage['records']>, page: PageOptions, groupId?: string) {
     const context = { config, groupId, checkpoint: page.checkpoint, signal: page.signal };
     for await (const { items, checkpoint } of readAhead(pages(definition, resource, context, fetchJson), PAGES_READ_AHEAD)) {
       yield { records: await map(items), checkpoint } satisfies RecordPage;
@@ -46,6 +46,10 @@ export function definitionConnector(options: DefinitionConnectorOptions): Omit<C
 
   return {
     pages: (resource, page = {}) => walk(resource, (items) => mapEach(items, (item) => (resource === 'users' ? mapUser(definition, item) : mapGroup(definition, item))), page),
+    // A definition that declares deleted users (Google showDeleted=true) lists them, as tombstones.
+    ...(definition.resources.deletedUsers
+      ? { deletedUsers: (page: PageOptions = {}) => walk('deletedUsers', (items) => mapEach(items, (item) => mapUser(definition, item, 'deletedUsers')), page) }
+      : {}),
     memberPages: (groupId, page = {}) =>
       walk(
         'members',

@@ -6,8 +6,6 @@ import { CredentialsError } from '../../sync/credentials/errors.ts';
 import { googleThrottle, throttleProfileFor } from '../../sync/http/throttle-classifiers.ts';
 import { definitionConnector } from '../definition/definition-connector.ts';
 import { loadProviderDefinition } from '../definition/load-provider-definition.ts';
-import { mapUser } from '../definition/mapping-engine.ts';
-import { pages } from '../definition/pager.ts';
 import { fetchJsonVia } from '../../sync/http/fetch-json.ts';
 import type { PullConnectionType } from '../pull-connection-type.ts';
 import { googleWorkspaceDefinition } from './google.definition.ts';
@@ -83,21 +81,11 @@ export const googleWorkspaceType: PullConnectionType = {
       onRefreshTokenRotated,
     });
   },
-  connector: ({ http, definition: connectionDefinition, endpoints, settings }) => {
-    const fetchJson = fetchJsonVia(http);
-    return {
-      ...definitionConnector({ definition: connectionDefinition, config: settings, fetchJson }),
-      // Deleted users stay listed with showDeleted=true while Google can still restore them.
-      deletedUsers: async function* (page = {}) {
-        for await (const { items, checkpoint } of pages(connectionDefinition, 'deletedUsers', { config: settings, checkpoint: page.checkpoint ?? null, signal: page.signal }, fetchJson)) {
-          const records = [];
-          for (const item of items) records.push(await mapUser(connectionDefinition, item, 'deletedUsers'));
-          yield { records, checkpoint };
-        }
-      },
-      push: googleWatchChannels(http, endpoints.apiBaseUrl),
-    };
-  },
+  // Its definition declares deletedUsers (showDeleted=true), so the connector lists them too.
+  connector: ({ http, definition: connectionDefinition, endpoints, settings }) => ({
+    ...definitionConnector({ definition: connectionDefinition, config: settings, fetchJson: fetchJsonVia(http) }),
+    push: googleWatchChannels(http, endpoints.apiBaseUrl),
+  }),
 };
 
 /** OAuth scopes an admin consents to for a Google connection. */
