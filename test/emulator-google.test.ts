@@ -159,6 +159,10 @@ describe('users.list', () => {
     assert.match(deleted.users[0]!.deletionTime!, /^\d{4}-\d\d-\d\dT/);
     const get = await call(emulator, token, `/admin/directory/v1/users/${victim.id}`);
     assert.equal(get.status, 404);
+    // Past the recovery window a deleted user is listed nowhere and cannot be restored.
+    emulator.control.purgeUser(victim.id);
+    assert.deepEqual((await listAllUsers(emulator, token, 'customer=my_customer&showDeleted=true')).users, []);
+    assert.throws(() => emulator.control.undeleteUser(victim.id), /Resource Not Found/);
   });
 
   test('customer or domain is required and maxResults must be 1–500, answered in Google error shape', async () => {

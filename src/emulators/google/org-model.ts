@@ -237,7 +237,8 @@ export class GoogleOrg {
 
   undeleteUser(id: string): GoogleUser {
     const user = this.users.get(id);
-    if (!user?.deletionTime) throw new Error(`Resource Not Found: userKey ${id}`);
+    // A purged user is past recovery: Google no longer knows it.
+    if (!user?.deletionTime || this.purged.has(id)) throw new Error(`Resource Not Found: userKey ${id}`);
     delete user.deletionTime;
     user.etag = this.issueEtag();
     this.emit('undelete', user);
