@@ -43,11 +43,18 @@ function refuseUnsupported(query: URLSearchParams): void {
 }
 
 /**
- * One page of ids after the skip token's position. Ids are listed in ascending order and a page resumes
- * strictly after the last id it returned, so objects added or removed meanwhile are neither repeated
- * nor make others skipped.
+ * One page of live ids after the skip token's position. Ids are listed in ascending order and a page
+ * resumes strictly after the last id it returned, so objects added or removed meanwhile are neither
+ * repeated nor make others skipped. Only the ids from the position on are looked at, up to one past the
+ * page (is there a next one?), so a listing costs what it returns, as a real service's index does.
  */
-function pageOf(deps: DirectoryDeps, ids: readonly string[], query: URLSearchParams, scope: string): { page: string[]; nextAfter?: string } {
+function pageOf(
+  deps: DirectoryDeps,
+  ids: readonly string[],
+  isLive: (id: string) => boolean,
+  query: URLSearchParams,
+  scope: string,
+): { page: string[]; nextAfter?: string } {
   const top = readTop(query);
   const skiptoken = query.get('$skiptoken');
   let after: string | undefined;
@@ -57,9 +64,13 @@ function pageOf(deps: DirectoryDeps, ids: readonly string[], query: URLSearchPar
     after = cursor.after;
   }
   const bound = after;
-  const low = bound === undefined ? 0 : partitionPoint(ids.length, (i) => ids[i]! <= bound);
-  const page = ids.slice(low, low + top);
-  return low + top < ids.length ? { page, nextAfter: page[page.length - 1]! } : { page };
+  const page: string[] = [];
+  for (let i = bound === undefined ? 0 : partitionPoint(ids.length, (k) => ids[k]! <= bound); i < ids.length; i += 1) {
+    if (!isLive(ids[i]!)) continue;
+    if (page.length === top) return { page, nextAfter: page[page.length - 1]! };
+    page.push(ids[i]!);
+  }
+  return { page };
 }
 
 /** The next link repeats the request's query with a new `$skiptoken`. */
@@ -87,9 +98,8 @@ function listUsers(deps: DirectoryDeps, request: ApiRequest): ApiResult {
   refuseUnsupported(request.query);
   const selection = readSelection(request.query, 'user', false);
   const manager = readManagerExpand(request.query);
-  const ids = deps.tenant.userIds().filter((id) => deps.tenant.findUser(id) !== undefined);
   const scope = `users|${request.query.get('$select') ?? ''}|${request.query.get('$expand') ?? ''}`;
-  const { page, nextAfter } = pageOf(deps, ids, request.query, scope);
+  const { page, nextAfter } = pageOf(deps, deps.tenant.userIds(), (id) => deps.tenant.findUser(id) !== undefined, request.query, scope);
   const body: Record<string, unknown> = { '@odata.context': context(deps, 'users', selection) };
   if (nextAfter !== undefined) body['@odata.nextLink'] = nextLink(deps, request, nextAfter, scope);
   body.value = page.map((id) => userWithManager(deps, id, selection, manager));
@@ -116,9 +126,8 @@ function getManager(deps: DirectoryDeps, request: ApiRequest, params: Record<str
 function listGroups(deps: DirectoryDeps, request: ApiRequest): ApiResult {
   refuseUnsupported(request.query);
   const selection = readSelection(request.query, 'group', false);
-  const ids = deps.tenant.groupIds().filter((id) => deps.tenant.findGroup(id) !== undefined);
   const scope = `groups|${request.query.get('$select') ?? ''}`;
-  const { page, nextAfter } = pageOf(deps, ids, request.query, scope);
+  const { page, nextAfter } = pageOf(deps, deps.tenant.groupIds(), (id) => deps.tenant.findGroup(id) !== undefined, request.query, scope);
   const body: Record<string, unknown> = { '@odata.context': context(deps, 'groups', selection) };
   if (nextAfter !== undefined) body['@odata.nextLink'] = nextLink(deps, request, nextAfter, scope);
   body.value = page.map((id) => renderGroup(deps.tenant.findGroup(id)!, selection));
@@ -146,18 +155,41 @@ function liveMembers(tenant: GraphTenant, groupId: string, transitive: boolean, 
   return out;
 }
 
+/** A group's live members, ascending by id, as of one tenant version. */
+interface MemberListing {
+  version: number;
+  ids: string[];
+  types: Map<string, MemberType>;
+}
+
+/** Listings kept per tenant: the pages of one group's listing flatten and sort its members once. */
+const MEMBER_LISTINGS_KEPT = 64;
+const memberListings = new WeakMap<GraphTenant, Map<string, MemberListing>>();
+
+function memberListing(tenant: GraphTenant, groupId: string, transitive: boolean): MemberListing {
+  let listings = memberListings.get(tenant);
+  if (!listings) memberListings.set(tenant, (listings = new Map()));
+  const key = `${transitive ? 'transitive' : 'direct'}|${groupId}`;
+  const cached = listings.get(key);
+  if (cached && cached.version === tenant.version) return cached;
+  if (listings.size >= MEMBER_LISTINGS_KEPT) listings.clear();
+  const types = liveMembers(tenant, groupId, transitive);
+  const listing = { version: tenant.version, ids: [...types.keys()].sort(), types };
+  listings.set(key, listing);
+  return listing;
+}
+
 function listMembers(transitive: boolean) {
   return (deps: DirectoryDeps, request: ApiRequest, params: Record<string, string>): ApiResult => {
     refuseUnsupported(request.query);
     const group = deps.tenant.findGroup(params.id!);
     if (!group) throw NOT_FOUND(params.id!);
-    const members = liveMembers(deps.tenant, group.id, transitive);
-    const ids = [...members.keys()].sort();
+    const { ids, types: members } = memberListing(deps.tenant, group.id, transitive);
     // Members are directoryObjects: $select names properties of either type, each rendered with what it has.
     const userSelection = readSelection(request.query, 'user', false);
     const groupSelection = request.query.has('$select') ? { ...userSelection, properties: userSelection.properties.filter((p) => ['id', 'displayName', 'mail'].includes(p)) } : readSelection(new URLSearchParams(), 'group', false);
     const scope = `${transitive ? 'transitive' : 'members'}|${group.id}|${request.query.get('$select') ?? ''}`;
-    const { page, nextAfter } = pageOf(deps, ids, request.query, scope);
+    const { page, nextAfter } = pageOf(deps, ids, () => true, request.query, scope);
     const body: Record<string, unknown> = { '@odata.context': `${deps.baseUrl()}/v1.0/$metadata#directoryObjects` };
     if (nextAfter !== undefined) body['@odata.nextLink'] = nextLink(deps, request, nextAfter, scope);
     body.value = page.map((id) =>

@@ -105,6 +105,8 @@ export class GraphTenant {
   private readonly listeners = new Set<(change: TenantChange) => void>();
   /** The last change's sequence number: a delta token is a position in this log. */
   seq = 0;
+  /** Moves with every change, silent ones (the generated tenant) included: what is cached by it is current. */
+  version = 0;
 
   constructor(options: { tenantId?: string; domain?: string; seed?: number; now?: () => number } = {}) {
     this.random = seededRandom(options.seed ?? 1);
@@ -123,6 +125,7 @@ export class GraphTenant {
   }
 
   private record(entry: Omit<ChangeEntry & { kind: 'user' | 'group' }, 'seq'> | Omit<ChangeEntry & { kind: 'member' }, 'seq'>, change: TenantChange, silent: boolean): void {
+    this.version += 1;
     if (silent) return;
     this.seq += 1;
     this.log.push({ ...entry, seq: this.seq } as ChangeEntry);
