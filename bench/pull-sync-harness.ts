@@ -4,7 +4,8 @@
  * then a real Roster on a fresh store (SQLite, or PostgreSQL when named): a connection created through its API and followed to the end of
  * its first run (the full sync), an unchanged full re-sync (no change event may be written), and, where the
  * provider has one, a round with changes made through the emulator's control API (a delta round, or a
- * critical re-poll for a provider without a delta protocol). Verdicts against the provider's targets, and a
+ * critical re-poll for a provider without a delta protocol). On SQLite, last, the store floor (bench/store-floor.ts):
+ * what SQLite alone spends writing the full sync's rows. Verdicts against the provider's targets, and a
  * closing line saying which were met.
  */
 import { randomBytes } from 'node:crypto';
@@ -23,6 +24,7 @@ import { createStore, type Engine } from './bench-store.ts';
 import { emulatorCpuSeconds, startEmulatorProcess, type EmulatorProcess } from './emulator-process.ts';
 import { floor, type ConnectionBody, type FloorPlan, type FloorResult, type PullSource } from './pull-floor.ts';
 import { RssSampler } from './rss-sampler.ts';
+import { measureStoreFloor } from './store-floor.ts';
 import { difference, eventCounts } from './event-counts.ts';
 
 export interface PullSyncBenchOptions {
@@ -190,6 +192,18 @@ export async function runPullSyncBenchmark(provider: BenchProvider, options: Pul
 
     // 4. Changes made at the provider, then the round that should bring exactly them.
     if (provider.changes) await changeRound(provider.changes, { emulator, roster, api, database, tenant, floorResult, sampler, line, usage, misses });
+
+    // 5. What the store alone spends on the full sync's rows: with the fetch floor, the least any full sync can take.
+    if (store.engine === 'sqlite') {
+      const storeFloor = await measureStoreFloor(database, tenant.organizationId);
+      const atLeast = Math.max(floorResult.seconds, storeFloor.seconds);
+      const oneAfterOther = floorResult.seconds + storeFloor.seconds;
+      line(
+        'store floor',
+        `${storeFloor.seconds.toFixed(2).padStart(7)} s  the full sync's ${fmt(storeFloor.rows)} rows copied inside SQLite into an empty store with the same schema, ${storeFloor.transactions} transactions, no Roster code` +
+          `  → a full sync takes at least ${atLeast.toFixed(2)} s (${(atLeast / floorResult.seconds).toFixed(1)}× floor) with fetching and writing fully overlapped, ${oneAfterOther.toFixed(2)} s (${(oneAfterOther / floorResult.seconds).toFixed(1)}×) one after the other`,
+      );
+    }
 
     console.log(misses.length === 0 ? `${provider.label} sync targets: all met` : `${provider.label} sync targets missed: ${misses.join(', ')}`);
   } finally {
