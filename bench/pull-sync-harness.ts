@@ -200,7 +200,7 @@ export async function runPullSyncBenchmark(provider: BenchProvider, options: Pul
       const oneAfterOther = floorResult.seconds + storeFloor.seconds;
       line(
         'store floor',
-        `${storeFloor.seconds.toFixed(2).padStart(7)} s  the full sync's ${fmt(storeFloor.rows)} rows copied inside SQLite into an empty store with the same schema, ${storeFloor.transactions} transactions, no Roster code` +
+        `${storeFloor.seconds.toFixed(2).padStart(7)} s  the full sync's ${fmt(storeFloor.rows)} rows copied inside SQLite into an empty store with the same schema, ${storeFloor.transactions} transactions, no Roster code (by table: ${seconds(storeFloor.secondsByTable)})` +
           `  → a full sync takes at least ${atLeast.toFixed(2)} s (${(atLeast / floorResult.seconds).toFixed(1)}× floor) with fetching and writing fully overlapped, ${oneAfterOther.toFixed(2)} s (${(oneAfterOther / floorResult.seconds).toFixed(1)}×) one after the other`,
       );
     }

@@ -23,6 +23,8 @@ export interface StoreFloorResult {
   seconds: number;
   rows: number;
   transactions: number;
+  /** Seconds spent on each table (source records with their snapshot marks). */
+  secondsByTable: Record<string, number>;
 }
 
 /**
@@ -45,9 +47,11 @@ export async function measureStoreFloor(database: Database, organizationId: stri
     }
     let rows = 0;
     let transactions = 0;
+    const secondsByTable: Record<string, number> = {};
     const started = performance.now();
     // Table by table, parents first, as a full sync writes users before the memberships that name them.
     for (const { table, rowids } of slices) {
+      const tableStarted = performance.now();
       for (let start = 0; start < rowids.length; start += ROWS_PER_TRANSACTION) {
         const from = rowids[start]!;
         const to = rowids[Math.min(rowids.length, start + ROWS_PER_TRANSACTION) - 1]!;
@@ -63,8 +67,9 @@ export async function measureStoreFloor(database: Database, organizationId: stri
         });
         transactions += 1;
       }
+      if (rowids.length > 0) secondsByTable[table] = (performance.now() - tableStarted) / 1000;
     }
-    return { seconds: (performance.now() - started) / 1000, rows, transactions };
+    return { seconds: (performance.now() - started) / 1000, rows, transactions, secondsByTable };
   } finally {
     await sql`pragma ${sql.raw(`wal_autocheckpoint = ${Number(autocheckpoint)}`)}`.execute(db);
     await sql`detach database ${sql.id(ATTACHED)}`.execute(db).catch(() => undefined);
