@@ -66,20 +66,29 @@ async function walk(emulator: GraphEmulator, bearer: string, first: string): Pro
 }
 
 /** A notification receiver: answers the validation handshake as told and records what it is sent. */
-async function receiver(behaviour: { echo?: 'ok' | 'wrong' | 'html' | 'slow'; status?: number } = {}) {
+/**
+ * How a receiver answers a notification POST: a status, or 202 only after `lateMs`. `times` counts the POSTs
+ * of this very body so far, this one included (a retry is the same body again).
+ */
+type NotificationAnswer = (body: string, times: number) => number | { lateMs: number };
+
+async function receiver(behaviour: { echo?: 'ok' | 'wrong' | 'html' | 'slow'; status?: number; answer?: NotificationAnswer } = {}) {
   const received: Array<{ query: URLSearchParams; body: string }> = [];
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const url = new URL(req.url ?? '/', 'http://x');
-    received.push({ query: url.searchParams, body: Buffer.concat(chunks).toString('utf8') });
+    const body = Buffer.concat(chunks).toString('utf8');
+    received.push({ query: url.searchParams, body });
     const token = url.searchParams.get('validationToken');
     if (token !== null) {
       if (behaviour.echo === 'slow') await new Promise((resolve) => setTimeout(resolve, 400));
       if (behaviour.echo === 'html') return void res.writeHead(200, { 'content-type': 'text/html' }).end(token);
       return void res.writeHead(200, { 'content-type': 'text/plain' }).end(behaviour.echo === 'wrong' ? 'nope' : token);
     }
-    res.writeHead(behaviour.status ?? 202).end();
+    const answer = behaviour.answer?.(body, received.filter((r) => r.body === body).length) ?? behaviour.status ?? 202;
+    if (typeof answer === 'number') return void res.writeHead(answer).end();
+    setTimeout(() => res.writeHead(202).end(), answer.lateMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   servers.push(server);
@@ -87,6 +96,19 @@ async function receiver(behaviour: { echo?: 'ok' | 'wrong' | 'html' | 'slow'; st
 }
 
 const inMinutes = (emulator: GraphEmulator, minutes: number) => new Date(emulator.now() + minutes * 60_000).toISOString();
+
+/** A /users subscription delivering both change and lifecycle notifications to `url`. */
+async function subscribeToUsers(emulator: GraphEmulator, url: string): Promise<{ id: string }> {
+  const created = await call(emulator, await token(emulator), '/v1.0/subscriptions', {
+    method: 'POST',
+    body: JSON.stringify({ changeType: 'updated', notificationUrl: url, lifecycleNotificationUrl: url, resource: '/users', expirationDateTime: inMinutes(emulator, 120), clientState: 'retry-state' }),
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return created.body as { id: string };
+}
+
+/** The notification bodies a receiver got (not the validation handshakes), in order. */
+const notificationBodies = (hook: { received: Array<{ query: URLSearchParams; body: string }> }) => hook.received.filter((r) => !r.query.has('validationToken')).map((r) => r.body);
 
 describe('token endpoint', () => {
   test('client credentials: a Bearer token of 60–90 minutes; a wrong secret is 401 invalid_client; other mistakes are named', async () => {
@@ -340,6 +362,110 @@ describe('subscriptions and notifications', () => {
     await emulator.control.notificationsIdle();
     assert.equal(notes().at(-1).lifecycleEvent, 'subscriptionRemoved');
     assert.equal(emulator.control.subscriptions().some((s) => s.id === users.id), false, 'a removed subscription is gone');
+  });
+});
+
+describe('notification retries', () => {
+  test("Graph's rules by default: a 3 s acknowledgement window, retries for 4 hours", async () => {
+    const emulator = await start();
+    const settings = emulator.control.configureNotificationDelivery({});
+    assert.equal(settings.ackTimeoutMs, 3_000);
+    assert.equal(settings.retryWindowMs, 4 * 3600_000);
+    assert.ok(settings.firstRetryDelayMs > 0 && settings.firstRetryDelayMs <= settings.maxRetryDelayMs);
+  });
+
+  test('a notification answered 503 is retried: the receiver gets the same body again, and both attempts are recorded', async () => {
+    const emulator = await start({ notificationDelivery: { firstRetryDelayMs: 50 } });
+    const hook = await receiver({ answer: (_body, times) => (times === 1 ? 503 : 202) });
+    const subscription = await subscribeToUsers(emulator, hook.url);
+    const user = emulator.tenant.userIds()[0]!;
+    emulator.control.updateUser(user, { department: 'Retried' });
+    await emulator.control.notificationsIdle();
+    assert.equal(notificationBodies(hook).length, 1, 'idle() has the first attempt made, not the retry waiting for its backoff');
+    await emulator.control.notificationsSettled();
+    const [first, second] = notificationBodies(hook);
+    assert.equal(notificationBodies(hook).length, 2);
+    assert.equal(second, first, 'the retry is the same notification');
+    assert.equal(JSON.parse(first!).value[0].resourceData.id, user);
+    const failures = emulator.control.notificationFailures().map((f) => ({ attempt: f.delivery.attempt, status: f.delivery.status, error: f.error, retryInMs: f.retryInMs, gaveUp: f.gaveUp }));
+    assert.deepEqual(failures, [{ attempt: 1, status: 503, error: 'answered 503', retryInMs: 50, gaveUp: false }]);
+    assert.deepEqual(emulator.control.deliveredNotifications().map((d) => [d.kind, d.attempt, d.status]), [['change', 1, 503], ['change', 2, 202]]);
+
+    // Lifecycle notifications are retried the same way.
+    emulator.control.lifecycle(subscription.id, 'missed');
+    await emulator.control.notificationsSettled();
+    const lifecycle = notificationBodies(hook).filter((body) => JSON.parse(body).value[0].lifecycleEvent === 'missed');
+    assert.equal(lifecycle.length, 2);
+    assert.deepEqual(emulator.control.deliveredNotifications().filter((d) => d.kind === 'lifecycle').map((d) => [d.attempt, d.status]), [[1, 503], [2, 202]]);
+  });
+
+  test('a receiver that does not answer within the acknowledgement window has failed that attempt, and is retried', async () => {
+    const emulator = await start();
+    emulator.control.configureNotificationDelivery({ ackTimeoutMs: 150, firstRetryDelayMs: 30 });
+    const hook = await receiver({ answer: (_body, times) => (times === 1 ? { lateMs: 600 } : 202) });
+    await subscribeToUsers(emulator, hook.url);
+    emulator.control.updateUser(emulator.tenant.userIds()[1]!, { department: 'Slow' });
+    await emulator.control.notificationsSettled();
+    assert.equal(notificationBodies(hook).length, 2);
+    const [failure, ...others] = emulator.control.notificationFailures();
+    assert.deepEqual(others, []);
+    assert.equal(failure!.error, 'no answer within 150 ms');
+    assert.equal(failure!.delivery.attempt, 1);
+    assert.equal(failure!.delivery.status, undefined, 'the late 202 does not count');
+    assert.ok(failure!.delivery.ms! >= 140 && failure!.delivery.ms! < 600, String(failure!.delivery.ms));
+    assert.deepEqual(emulator.control.deliveredNotifications().map((d) => [d.attempt, d.status]), [[2, 202]]);
+  });
+
+  test('a receiver that always fails is given up once the retry window has passed; other notifications are delivered meanwhile and after', async () => {
+    const emulator = await start();
+    const put = (body: object) => call(emulator, undefined, '/_emulator/notifications/delivery', { method: 'PUT', body: JSON.stringify(body) });
+    assert.equal((await put({ firstRetryDelayMs: 0 })).status, 400, 'a zero backoff would retry in a tight loop');
+    assert.equal((await put({ retryWindow: 300 })).status, 400, 'an unknown setting is refused');
+    const configured = await put({ firstRetryDelayMs: 20, maxRetryDelayMs: 40, retryWindowMs: 600 });
+    assert.equal(configured.status, 200);
+    assert.equal(configured.body.retryWindowMs, 600);
+
+    const [doomed, meanwhile, later] = emulator.tenant.userIds();
+    const hook = await receiver({ answer: (body) => (body.includes(doomed!) ? 500 : 202) });
+    await subscribeToUsers(emulator, hook.url);
+    const acknowledged = (user: string) => emulator.control.deliveredNotifications().some((d) => d.status === 202 && d.body.includes(user));
+    emulator.control.updateUser(doomed!, { department: 'Never' });
+    await emulator.control.notificationsIdle();
+    emulator.control.updateUser(meanwhile!, { department: 'Meanwhile' });
+    await emulator.control.notificationsIdle();
+    assert.ok(acknowledged(meanwhile!), 'delivered while the failing one waits for its retry');
+    assert.equal(emulator.control.notificationFailures().some((f) => f.gaveUp), false, 'not given up yet');
+
+    await emulator.control.notificationsSettled();
+    const failures = emulator.control.notificationFailures().filter((f) => f.delivery.body.includes(doomed!));
+    assert.ok(failures.length >= 4, `retried until the window passed (${failures.length} attempts)`);
+    assert.deepEqual(failures.map((f) => f.delivery.attempt), failures.map((_f, i) => i + 1));
+    assert.deepEqual(failures.map((f) => f.gaveUp), failures.map((_f, i) => i === failures.length - 1), 'the last attempt is the one given up');
+    assert.deepEqual(failures.slice(0, -1).map((f) => f.retryInMs), [20, ...failures.slice(2).map(() => 40)], 'the backoff doubles, up to its cap');
+    assert.equal(failures.at(-1)!.retryInMs, undefined);
+    const answered = emulator.control.deliveredNotifications().map((d) => (d.body.includes(doomed!) ? 'doomed' : d.body.includes(meanwhile!) ? 'meanwhile' : 'other'));
+    assert.ok(answered.indexOf('meanwhile') < answered.lastIndexOf('doomed'), `the retries did not hold the other notification back (${answered.join(', ')})`);
+    const posts = notificationBodies(hook).filter((body) => body.includes(doomed!)).length;
+    assert.equal(posts, failures.length);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(notificationBodies(hook).filter((body) => body.includes(doomed!)).length, posts, 'nothing is sent once given up');
+
+    emulator.control.updateUser(later!, { department: 'Later' });
+    await emulator.control.notificationsSettled();
+    assert.ok(acknowledged(later!), 'a later notification is delivered');
+    const overHttp = await call(emulator, undefined, '/_emulator/notifications/failures');
+    assert.equal((overHttp.body as unknown as unknown[]).length, failures.length);
+  });
+
+  test('the retry window runs on the emulator clock: past 4 hours, the next failed attempt is the last', async () => {
+    const emulator = await start({ notificationDelivery: { firstRetryDelayMs: 30 } });
+    const hook = await receiver({ status: 503 });
+    await subscribeToUsers(emulator, hook.url);
+    emulator.control.updateUser(emulator.tenant.userIds()[2]!, { department: 'Hours later' });
+    await emulator.control.notificationsIdle();
+    emulator.control.advanceTime(4 * 3600_000);
+    await emulator.control.notificationsSettled();
+    assert.deepEqual(emulator.control.notificationFailures().map((f) => [f.delivery.attempt, f.gaveUp]), [[1, false], [2, true]]);
   });
 });
 

@@ -7,9 +7,12 @@ import { GRAPH_USER_SELECT } from '../src/connectors/microsoft-graph/graph.defin
 import { startGraphEmulator, type GraphEmulator } from '../src/emulators/microsoft-graph/index.ts';
 import { OBJECTS_FETCHED_PER_DELIVERY } from '../src/sync/pull-connections.ts';
 import { createOrganization, eventsOf, expectStatus } from './support/api.ts';
-import { becomesActive, eventually, fastSyncConfig, firstRun, getConnection, runEnded, userByEmail, usersOf } from './support/pull-sync.ts';
+import { becomesActive, eventually, fastSyncConfig, firstRun, getConnection, runEnded, runsOf as runsOfConnection, userByEmail, usersOf } from './support/pull-sync.ts';
 import { createGraphConnection, graphConfig, graphCredentials, graphUserMemberships, liveGraphUsers } from './support/graph-sync.ts';
-import { forEachEngine, useTestRoster } from './support/roster.ts';
+import { forEachEngine, startTestRoster, useTestRoster } from './support/roster.ts';
+
+// Hours between scheduled runs: every run in these tests is one the test asked for (or a notification).
+const quiet = { critical_seconds: 3600, profile_seconds: 3600, full_seconds: 86_400 };
 
 /**
  * A Microsoft Entra ID connection end to end, against the Graph emulator through a real Roster: created
@@ -22,8 +25,6 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
   let emulator: GraphEmulator;
   let organizationId: string;
   let connectionId: string;
-  // Hours between scheduled runs: every run in these tests is one the test asked for (or a notification).
-  const quiet = { critical_seconds: 3600, profile_seconds: 3600, full_seconds: 86_400 };
 
   before(async () => {
     emulator = await startGraphEmulator({ users: 60, groups: 6, seed: 11, delta: { pageSize: 25, membersPerChunk: 4 } });
@@ -443,5 +444,69 @@ forEachEngine('Microsoft Graph connection through the sync engine', (engine) => 
     // The admin pastes the new secret: validated again, active again.
     expectStatus(await roster().request('PUT', `/v1/connections/${connectionId}/credentials`, { credentials: graphCredentials(emulator, newSecret) }), 200);
     await becomesActive(roster(), connectionId, 'active again');
+  });
+});
+
+/**
+ * A tiny HTTP proxy standing for Roster's public URL: it answers 503 to the first notification POST (a POST
+ * that is not a validation handshake) and forwards every other request to `forwardTo`'s address.
+ */
+async function proxyRefusingFirstNotification() {
+  let target = '';
+  const refused: string[] = [];
+  const forwarded: string[] = [];
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const notification = req.method === 'POST' && !new URL(req.url ?? '/', 'http://proxy').searchParams.has('validationToken');
+    if (notification && refused.length === 0) {
+      refused.push(body.toString('utf8'));
+      return void res.writeHead(503).end();
+    }
+    if (notification) forwarded.push(body.toString('utf8'));
+    const answer = await fetch(`${target}${req.url}`, { method: req.method ?? 'GET', headers: { 'content-type': req.headers['content-type'] ?? 'application/octet-stream' }, ...(req.method === 'GET' ? {} : { body }) });
+    const answered = Buffer.from(await answer.arrayBuffer());
+    res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' }).end(answered);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    refused,
+    forwarded,
+    forwardTo: (url: string) => void (target = url),
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+forEachEngine('a Graph change notification Roster did not acknowledge', (engine) => {
+  test('is retried by the emulator, as Graph does, and the change reaches the directory with no sync run', async () => {
+    const emulator = await startGraphEmulator({ users: 20, groups: 2, seed: 5, notificationDelivery: { firstRetryDelayMs: 200 } });
+    const proxy = await proxyRefusingFirstNotification();
+    const roster = await startTestRoster(engine, { config: { ...fastSyncConfig(), publicUrl: proxy.url } });
+    proxy.forwardTo(roster.baseUrl);
+    try {
+      const organizationId = (await createOrganization(roster, 'Entra customer, refused once')).id;
+      const connectionId = (await createGraphConnection(roster, organizationId, { config: graphConfig(emulator, { schedule: quiet }), credentials: graphCredentials(emulator) })).id;
+      assert.equal((await runEnded(roster, (await firstRun(roster, connectionId)).id)).status, 'completed');
+      const subscriptions = await eventually('two subscriptions', async () => (emulator.control.subscriptions().length === 2 ? emulator.control.subscriptions() : undefined));
+      assert.ok(subscriptions.every((s) => s.notificationUrl.startsWith(`${proxy.url}/push/`)), 'notifications go through the proxy');
+      const runsBefore = (await runsOfConnection(roster, connectionId)).map((run) => run.id);
+
+      const target = liveGraphUsers(emulator).find((user) => user.mail !== null && user.accountEnabled)!;
+      emulator.control.updateUser(target.id, { department: 'Through a retry' });
+      await eventually('the change through the retried notification', async () => ((await userByEmail(roster, organizationId, target.mail!))?.department === 'Through a retry' ? true : undefined), 10_000);
+
+      assert.equal(proxy.refused.length, 1, 'the first notification was refused');
+      assert.equal(JSON.parse(proxy.refused[0]!).value[0].resourceData.id, target.id);
+      assert.deepEqual(proxy.forwarded, proxy.refused, 'the same notification, sent again, reached Roster');
+      assert.deepEqual(emulator.control.notificationFailures().map((f) => [f.delivery.attempt, f.error, f.gaveUp]), [[1, 'answered 503', false]]);
+      assert.deepEqual(emulator.control.deliveredNotifications().map((d) => [d.attempt, d.status]), [[1, 503], [2, 202]]);
+      assert.deepEqual((await runsOfConnection(roster, connectionId)).map((run) => run.id), runsBefore, 'no sync run brought the change');
+    } finally {
+      await roster.close();
+      await emulator.close();
+      await proxy.close();
+    }
   });
 });

@@ -30,7 +30,7 @@ export class DeliveryQueue<Item> {
     this.switches = structuredClone(switches);
   }
 
-  /** Queues `item`; one that is not `switchable` (a handshake) is never dropped, duplicated or held back. */
+  /** Queues `item`; one that is not `switchable` (a handshake, a retry) is never dropped, duplicated or held back. */
   enqueue(item: Item, switchable = true): void {
     if (switchable && this.take('drop')) return;
     if (switchable && !this.held && this.take('reorder')) {

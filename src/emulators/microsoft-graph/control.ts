@@ -3,7 +3,9 @@ import { dispatchControl, type ControlRoute } from '../kit/control-routes.ts';
 import type { DeltaExpiryMode, DeltaQueries, DeltaSettings, DeltaSwitches } from './delta-query.ts';
 import { GraphApiError } from './http-kit.ts';
 import type { IdentityPlatform } from './identity-platform.ts';
-import type { Delivery, DeliverySwitches, Handshake, LifecycleEvent, Subscription, Subscriptions } from './subscriptions.ts';
+import type { DeliverySwitches } from '../kit/delivery-queue.ts';
+import type { Delivery, DeliveryFailure, NotificationDeliveries, NotificationDeliverySettings } from './notification-delivery.ts';
+import type { Handshake, LifecycleEvent, Subscription, Subscriptions } from './subscriptions.ts';
 import type { GraphGroup, GraphTenant, GraphUser, GroupInput, UserInput, UserPatch } from './tenant-model.ts';
 
 /** Switches a test flips on a running emulator; the same operations are served under /_emulator/. */
@@ -32,14 +34,23 @@ export interface GraphEmulatorControl {
   configureDelta(settings: Partial<DeltaSettings>): void;
   /** Every delta and skip token issued so far is expired, answered as 410 Gone or syncStateNotFound. */
   expireDeltaTokens(mode?: DeltaExpiryMode): void;
+  /** Applies to the first attempt of change notifications; retries and lifecycle events are never switched. */
   setNotificationSwitches(switches: DeliverySwitches): void;
+  /** Changes the acknowledgement window or retry schedule; answers the settings now in force. */
+  configureNotificationDelivery(settings: Partial<NotificationDeliverySettings>): NotificationDeliverySettings;
   subscriptions(): Subscription[];
   /** Sends a lifecycle notification for a subscription. */
   lifecycle(subscriptionId: string, event: LifecycleEvent): void;
   awaitsReauthorization(subscriptionId: string): boolean;
   handshakes(): readonly Handshake[];
+  /** Every attempt the receiver answered (any status), with its attempt number. */
   deliveredNotifications(): readonly Delivery[];
+  /** Every attempt that was not acknowledged: the error, when it is retried, or that it was given up. */
+  notificationFailures(): readonly DeliveryFailure[];
+  /** Resolves once every attempt queued so far is made; retries still waiting for their backoff are not awaited. */
   notificationsIdle(): Promise<void>;
+  /** Resolves once every notification is acknowledged or given up, scheduled retries included. */
+  notificationsSettled(): Promise<void>;
   advanceTime(ms: number): void;
   /** Clears throttling, faults, latency and switches. */
   reset(): void;
@@ -54,11 +65,12 @@ export interface ControlDeps {
   behaviours: GraphBehaviours;
   delta: DeltaQueries;
   subscriptions: Subscriptions;
+  notifications: NotificationDeliveries;
   advanceTime: (ms: number) => void;
 }
 
 export function createControl(deps: ControlDeps): GraphEmulatorControl {
-  const { tenant, identity, behaviours, delta, subscriptions } = deps;
+  const { tenant, identity, behaviours, delta, subscriptions, notifications } = deps;
   return {
     createUser: (input) => tenant.createUser(input),
     updateUser: (key, patch) => tenant.updateUser(key, patch),
@@ -81,18 +93,21 @@ export function createControl(deps: ControlDeps): GraphEmulatorControl {
     setDeltaSwitches: (switches) => delta.setSwitches(switches),
     configureDelta: (settings) => delta.configure(settings),
     expireDeltaTokens: (mode) => delta.expireTokens(mode),
-    setNotificationSwitches: (switches) => subscriptions.setSwitches(switches),
+    setNotificationSwitches: (switches) => notifications.setSwitches(switches),
+    configureNotificationDelivery: (settings) => notifications.configure(settings),
     subscriptions: () => subscriptions.list(),
     lifecycle: (id, event) => subscriptions.lifecycle(id, event),
     awaitsReauthorization: (id) => subscriptions.awaitsReauthorization(id),
     handshakes: () => subscriptions.handshakes,
-    deliveredNotifications: () => subscriptions.delivered,
-    notificationsIdle: () => subscriptions.idle(),
+    deliveredNotifications: () => notifications.delivered,
+    notificationFailures: () => notifications.failures,
+    notificationsIdle: () => notifications.idle(),
+    notificationsSettled: () => notifications.settled(),
     advanceTime: deps.advanceTime,
     reset: () => {
       behaviours.reset();
       delta.setSwitches({});
-      subscriptions.setSwitches({});
+      notifications.setSwitches({});
     },
     setLatency: (ms) => {
       behaviours.latencyMs = Math.max(0, ms);
@@ -128,6 +143,8 @@ const CONTROL_ROUTES: ControlRoute<GraphEmulatorControl>[] = [
   { method: 'PUT', pattern: '/_emulator/delta/switches', handle: (c, body) => c.setDeltaSwitches(body as DeltaSwitches) },
   { method: 'POST', pattern: '/_emulator/delta/expire', handle: (c, body) => c.expireDeltaTokens(body.mode as DeltaExpiryMode | undefined) },
   { method: 'PUT', pattern: '/_emulator/notifications', handle: (c, body) => c.setNotificationSwitches(body as DeliverySwitches) },
+  { method: 'PUT', pattern: '/_emulator/notifications/delivery', handle: (c, body) => c.configureNotificationDelivery(body as Partial<NotificationDeliverySettings>) },
+  { method: 'GET', pattern: '/_emulator/notifications/failures', handle: (c) => c.notificationFailures() },
   { method: 'GET', pattern: '/_emulator/subscriptions', handle: (c) => c.subscriptions() },
   { method: 'POST', pattern: '/_emulator/subscriptions/:id/lifecycle', handle: (c, body, p) => c.lifecycle(p.id!, str(body.event, 'event') as LifecycleEvent) },
   { method: 'GET', pattern: '/_emulator/handshakes', handle: (c) => c.handshakes() },

@@ -5,5 +5,7 @@ export type { GraphEmulatorControl } from './control.ts';
 export type { GraphThrottleRule, FaultRule, FaultKind, ThrottleAnswerShape } from './behaviours.ts';
 export { RESOURCE_UNIT_LIMITS } from './behaviours.ts';
 export type { DeltaExpiryMode, DeltaSettings, DeltaSwitches } from './delta-query.ts';
-export type { Delivery, DeliverySwitches, Handshake, LifecycleEvent, Subscription } from './subscriptions.ts';
+export type { Handshake, LifecycleEvent, Subscription } from './subscriptions.ts';
+export type { DeliverySwitches } from '../kit/delivery-queue.ts';
+export { GRAPH_NOTIFICATION_DELIVERY, type Delivery, type DeliveryFailure, type NotificationDeliverySettings, type NotificationSender } from './notification-delivery.ts';
 export { GRAPH_DEFAULT_SCOPE, type AppRegistration } from './identity-platform.ts';

@@ -10,7 +10,8 @@ import { DIRECTORY_ROUTES, type ApiRequest, type ApiResult, type DirectoryDeps, 
 import { GraphApiError, graphErrorBody, matchPath, readBody, readJsonObject, sendGraphError, sendJson } from './http-kit.ts';
 import { IdentityPlatform, type AppRegistration } from './identity-platform.ts';
 import { OpaqueTokens } from './opaque-tokens.ts';
-import { Subscriptions, type Delivery } from './subscriptions.ts';
+import { NotificationDeliveries, type NotificationDeliverySettings, type NotificationSender } from './notification-delivery.ts';
+import { Subscriptions } from './subscriptions.ts';
 import { generateTenant } from './tenant-generator.ts';
 import type { GraphTenant } from './tenant-model.ts';
 
@@ -30,8 +31,10 @@ export interface GraphEmulatorOptions {
   delta?: Partial<DeltaSettings>;
   validationTimeoutMs?: number;
   requireHttps?: boolean;
+  /** The acknowledgement window and retry schedule of notifications; Graph's (3 s, retried for 4 h) by default. */
+  notificationDelivery?: Partial<NotificationDeliverySettings>;
   /** Replaces the HTTP POST of change and lifecycle notifications; answers the receiver's status. */
-  sendNotification?: (delivery: Delivery) => Promise<number>;
+  sendNotification?: NotificationSender;
 }
 
 export interface GraphEmulator {
@@ -61,15 +64,20 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
   const behaviours = new GraphBehaviours(seed, now);
   const deps: DirectoryDeps = { tenant, tokens: new OpaqueTokens(randomBytes(32).toString('hex')), baseUrl: () => baseUrl, now };
   const delta = new DeltaQueries(deps, options.delta);
+  const notifications = new NotificationDeliveries({
+    now,
+    ...(options.notificationDelivery ? { settings: options.notificationDelivery } : {}),
+    ...(options.sendNotification ? { send: options.sendNotification } : {}),
+  });
   const subscriptions = new Subscriptions({
     tenant,
     now,
     clientIdOf: () => app.clientId,
+    deliveries: notifications,
     ...(options.validationTimeoutMs ? { validationTimeoutMs: options.validationTimeoutMs } : {}),
     ...(options.requireHttps ? { requireHttps: true } : {}),
-    ...(options.sendNotification ? { send: options.sendNotification } : {}),
   });
-  const control = createControl({ tenant, identity, clientId: app.clientId, behaviours, delta, subscriptions, advanceTime: (ms) => (clockOffset += ms) });
+  const control = createControl({ tenant, identity, clientId: app.clientId, behaviours, delta, subscriptions, notifications, advanceTime: (ms) => (clockOffset += ms) });
   const hanging = new HangingResponses();
 
   const routes: Route[] = [
@@ -159,6 +167,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     now,
     close: async () => {
       subscriptions.close();
+      notifications.close();
       hanging.destroyAll();
       await closeNow(server);
     },

@@ -3,11 +3,11 @@
  * `?validationToken=` to the notification and lifecycle URLs and needs the token echoed as text/plain
  * within 10 s), renewed by PATCH, deleted by DELETE. Changes are POSTed as `{value:[…]}` with the
  * subscription's clientState; lifecycle events (`reauthorizationRequired`, `subscriptionRemoved`,
- * `missed`) on demand. Deliveries run one after another so drop, duplicate and reorder mean something.
+ * `missed`) on demand. How they are delivered and retried is notification-delivery.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { DeliveryQueue, type DeliverySwitches } from '../kit/delivery-queue.ts';
 import { GraphApiError } from './http-kit.ts';
+import type { NotificationDeliveries } from './notification-delivery.ts';
 import type { GraphTenant, TenantChange } from './tenant-model.ts';
 
 /** Users and groups subscriptions may last at most 41,760 minutes (under 29 days). */
@@ -33,17 +33,6 @@ export interface Subscription {
   notificationUrlAppId: null;
 }
 
-export type { DeliverySwitches } from '../kit/delivery-queue.ts';
-
-export interface Delivery {
-  url: string;
-  body: string;
-  kind: 'change' | 'lifecycle';
-  status?: number;
-  /** How long the receiver took; Graph wants an answer within 3 s. */
-  ms?: number;
-}
-
 export interface Handshake {
   url: string;
   token: string;
@@ -59,24 +48,15 @@ export interface SubscriptionOptions {
   validationTimeoutMs?: number;
   /** Real Graph requires HTTPS notification URLs; the emulator accepts http unless told otherwise. */
   requireHttps?: boolean;
-  /** Replaces the HTTP POST (tests that need no receiver); answers the status. */
-  send?: (delivery: Delivery) => Promise<number>;
+  /** Where change and lifecycle notifications are queued for delivery. */
+  deliveries: NotificationDeliveries;
 }
 
 const RESOURCES = [/^\/?users$/i, /^\/?groups$/i, /^\/?users\/[^/]+$/i, /^\/?groups\/[^/]+$/i, /^\/?groups\/[^/]+\/members$/i];
 const CHANGE_TYPES = new Set(['created', 'updated', 'deleted']);
 
-async function post(url: string, body: string, timeoutMs: number): Promise<number> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body, signal: AbortSignal.timeout(timeoutMs) });
-  await response.arrayBuffer();
-  return response.status;
-}
-
 export class Subscriptions {
   private readonly subscriptions = new Map<string, Subscription & { reauthorizationRequired: boolean }>();
-  private readonly deliveries = new DeliveryQueue<Delivery>((delivery) => this.deliver(delivery), 0x2545f491);
-  readonly delivered: Delivery[] = [];
-  readonly failures: Array<{ delivery: Delivery; error: string }> = [];
   readonly handshakes: Handshake[] = [];
   private readonly unsubscribe: () => void;
 
@@ -86,10 +66,6 @@ export class Subscriptions {
 
   close(): void {
     this.unsubscribe();
-  }
-
-  setSwitches(switches: DeliverySwitches): void {
-    this.deliveries.setSwitches(switches);
   }
 
   list(): Subscription[] {
@@ -194,12 +170,7 @@ export class Subscriptions {
         },
       ],
     });
-    this.deliveries.enqueue({ url: found.lifecycleNotificationUrl, body, kind: 'lifecycle' }, false);
-  }
-
-  /** Resolves when every queued delivery has been attempted. */
-  idle(): Promise<void> {
-    return this.deliveries.idle();
+    this.options.deliveries.enqueue({ url: found.lifecycleNotificationUrl, body, kind: 'lifecycle' }, false);
   }
 
   private readExpiration(value: string): string {
@@ -266,19 +237,7 @@ export class Subscriptions {
           },
         ],
       });
-      this.deliveries.enqueue({ url: subscription.notificationUrl, body, kind: 'change' }, true);
-    }
-  }
-
-  private async deliver(delivery: Delivery): Promise<void> {
-    const started = Date.now();
-    try {
-      const status = await (this.options.send ?? ((d: Delivery) => post(d.url, d.body, 10_000)))(delivery);
-      const record = { ...delivery, status, ms: Date.now() - started };
-      this.delivered.push(record);
-      if (status < 200 || status > 299) this.failures.push({ delivery: record, error: `answered ${status}` });
-    } catch (error) {
-      this.failures.push({ delivery, error: error instanceof Error ? error.message : String(error) });
+      this.options.deliveries.enqueue({ url: subscription.notificationUrl, body, kind: 'change' }, true);
     }
   }
 }
