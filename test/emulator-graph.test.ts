@@ -209,6 +209,38 @@ describe('users, groups and members', () => {
     const stats = emulator.control.stats();
     assert.ok(stats.resourceUnits > 0);
   });
+
+  test('a page with nothing live after it has no next link; member listings follow every change, between pages too', async () => {
+    const emulator = await start({ users: 30, groups: 4 });
+    const bearer = await token(emulator);
+    // Only deleted users after the 20th live one: its page is the last.
+    const ids = emulator.tenant.userIds();
+    for (const id of ids.slice(20)) emulator.control.deleteUser(id);
+    const last = await call(emulator, bearer, '/v1.0/users?$top=20&$select=id');
+    assert.deepEqual(last.body.value.map((u: any) => u.id), ids.slice(0, 20));
+    assert.equal(last.body['@odata.nextLink'], undefined);
+
+    const group = emulator.tenant.groupIds().find((id) => emulator.tenant.membersOf(id).filter((m) => m.type === 'user').length >= 3)!;
+    const live = () => emulator.tenant.membersOf(group).filter((m) => (m.type === 'user' ? emulator.tenant.findUser(m.id) : emulator.tenant.findGroup(m.id))).map((m) => m.id).sort();
+    const first = await call(emulator, bearer, `/v1.0/groups/${group}/members?$select=id&$top=1`);
+    assert.deepEqual(first.body.value.map((m: any) => m.id), live().slice(0, 1));
+    // Between the pages of one listing: a member leaves, a newcomer joins; the rest of the listing says so.
+    const leaving = live()[live().length - 1]!;
+    emulator.control.removeMember(group, leaving);
+    const newcomer = emulator.control.createUser({ userPrincipalName: `zz-newcomer@${emulator.tenant.domain}` });
+    emulator.control.addMember(group, newcomer.id);
+    const rest = await walk(emulator, bearer, first.body['@odata.nextLink']);
+    const firstId = first.body.value[0].id as string;
+    // The listing resumes after the first page's last id, so only members after it can still come.
+    assert.deepEqual(rest.items.map((m: any) => m.id), live().filter((id) => id > firstId));
+    assert.equal(rest.items.some((m: any) => m.id === leaving), false, 'the member who left is not listed after leaving');
+    assert.equal(rest.items.some((m: any) => m.id === newcomer.id), newcomer.id > firstId, 'the newcomer is listed where it sorts');
+    // A member deleted from the directory drops out of the group's listing.
+    const deleted = live().find((id) => id !== newcomer.id && emulator.tenant.findUser(id))!;
+    emulator.control.deleteUser(deleted);
+    const again = await walk(emulator, bearer, `/v1.0/groups/${group}/members?$select=id`);
+    assert.equal(again.items.some((m: any) => m.id === deleted), false);
+  });
 });
 
 describe('delta queries', () => {
