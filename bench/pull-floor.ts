@@ -1,5 +1,5 @@
 import type { JsonObject } from '../src/core/model.ts';
-import { loadProviderDefinition, type ProviderDefinition } from '../src/connectors/definition/load-provider-definition.ts';
+import { definitionSpecOf, loadProviderDefinition, type ProviderDefinition } from '../src/connectors/definition/load-provider-definition.ts';
 import type { FetchJson, Page } from '../src/connectors/definition/pager.ts';
 import { readConnectionConfig } from '../src/connectors/pull-connection-type.ts';
 import { pullConnectionType } from '../src/connectors/pull-connection-types.ts';
@@ -34,8 +34,7 @@ export function connectionSource(body: ConnectionBody, label: string): PullSourc
   const type = pullConnectionType(body.type);
   if (!type) throw new Error(`'${body.type}' is not a pull connection type`);
   const { settings, endpoints } = readConnectionConfig(type, body.config);
-  const { compiled: _compiled, ...input } = type.definition;
-  const definition = loadProviderDefinition({ ...input, baseUrl: endpoints.apiBaseUrl });
+  const definition = loadProviderDefinition({ ...definitionSpecOf(type.definition), baseUrl: endpoints.apiBaseUrl });
   const tokens = new TokenManager({
     strategy: type.credentialStrategy(body.credentials, { http: new ProviderHttpClient({ maxConcurrent: 2 }), endpoints, onRefreshTokenRotated: async () => {} }),
   });

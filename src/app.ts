@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { pino } from 'pino';
+import { ROSTER_VERSION } from './core/version.ts';
 import type { Config } from './config.ts';
 import { createAuthenticator } from './http/auth.ts';
 import { createMetrics, reconcileMetrics, recordEventsWritten, type Metrics } from './http/metrics.ts';
@@ -95,8 +96,6 @@ export interface Roster {
 
 const HOUSEKEEPING_INTERVAL_MS = 60 * 60 * 1000;
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
 /**
  * The composition root: every service of a Roster process is built here, by hand, and handed to what needs
  * it. Nothing else creates repositories or reads configuration.
@@ -137,7 +136,7 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
     const webhookSender = new WebhookSender(urlGuard, config.webhooks.timeoutMs, clock);
     const deliveryWorker = new DeliveryWorker({ database, secretBox, sender: webhookSender, config: config.webhooks, clock, logger });
 
-    const server = await createServer({ bodyLimitBytes: config.bodyLimitBytes, logger, metrics, version: VERSION });
+    const server = await createServer({ bodyLimitBytes: config.bodyLimitBytes, logger, metrics, version: ROSTER_VERSION });
     registerSystemRoutes(server, { database, metrics });
 
     // Where clients reach this instance: configured, or learnt from the port it listens on once started.

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { stableJson } from '../src/core/content-hash.ts';
 import { membershipKey, nestingKey } from '../src/reconcile/incoming.ts';
 import { loadProviderDefinition, ProviderDefinitionError, type ProviderDefinition } from '../src/connectors/definition/load-provider-definition.ts';
-import { mapGroup, mapMember, mapUser, MappingError } from '../src/connectors/definition/mapping-engine.ts';
+import { mapGroup, mapListedPage, mapMember, mapUser, MappingError, sourceHashOf } from '../src/connectors/definition/mapping-engine.ts';
 import { pages, PagingError, type FetchJson, type Page, type PageCheckpoint, type PageContext } from '../src/connectors/definition/pager.ts';
 import { googleWorkspaceDefinition } from '../src/connectors/google/google.definition.ts';
 import { channelsStopUrl } from '../src/connectors/google/google-watch-channels.ts';
@@ -428,6 +428,42 @@ test('volatile Google fields never change the stored raw; a real change does', a
   const promoted = await mapUser(definition, { ...ADA, isAdmin: true });
   assert.ok('raw' in promoted);
   assert.notEqual(stableJson(promoted.raw), stableJson(first.raw));
+});
+
+test('a listed page carries each item\'s source hash; items the store holds unchanged come back restated, unmapped', async () => {
+  const definition = await google();
+  const changed = { ...ADA, id: '104657813365928100000', primaryEmail: 'new@acme.example' };
+  const asked: Array<{ kind: string; items: Array<{ external_id: string; source_hash: string }> }> = [];
+  const records = await mapListedPage(definition, 'users', [ADA, changed, DELETED], async (kind, items) => {
+    asked.push({ kind, items: [...items] });
+    return new Set([ADA.id]);
+  });
+  assert.deepEqual(asked, [{ kind: 'user', items: [ADA, changed, DELETED].map((item) => ({ external_id: item.id, source_hash: sourceHashOf(definition, item) })) }], 'one question a page, every item by id and hash');
+  assert.deepEqual(records[0], { kind: 'user', external_id: ADA.id, deleted: false, restated: sourceHashOf(definition, ADA) });
+  assert.deepEqual(records[1], { ...(await mapUser(definition, changed)), source_hash: sourceHashOf(definition, changed) }, 'the others are mapped, with their hash');
+  assert.deepEqual(records[2], { kind: 'user', external_id: DELETED.id, deleted: true }, 'a tombstone carries no hash');
+  // Without a lookup (a full run), everything is mapped and hashed.
+  const full = await mapListedPage(definition, 'users', [ADA]);
+  assert.deepEqual(full, [{ ...(await mapUser(definition, ADA)), source_hash: sourceHashOf(definition, ADA) }]);
+});
+
+test('the source hash covers the whole item and the mapping: a volatile field or another mapping gives another hash', async () => {
+  const definition = await google();
+  const hash = sourceHashOf(definition, ADA);
+  assert.equal(sourceHashOf(await google(), { ...ADA }), hash, 'the same item under the same definition');
+  // The stored raw drops volatile fields, but a mapping could read them: the hash does not.
+  assert.notEqual(sourceHashOf(definition, { ...ADA, lastLoginTime: '2026-11-22T07:00:00.000Z' }), hash);
+  const remapped = loadProviderDefinition({ ...googleWorkspaceDefinition, mappings: { ...googleWorkspaceDefinition.mappings, user: '{ "id": id, "attributes": { "email": primaryEmail } }' } });
+  assert.notEqual(remapped.mappingFingerprint, definition.mappingFingerprint);
+  assert.notEqual(sourceHashOf(remapped, ADA), hash);
+  const otherVolatile = loadProviderDefinition({ ...googleWorkspaceDefinition, resources: { ...googleWorkspaceDefinition.resources, users: { ...googleWorkspaceDefinition.resources.users, volatileFields: ['etag'] } } });
+  assert.notEqual(sourceHashOf(otherVolatile, ADA), hash, 'what is stored of the item is part of the mapping');
+  // A resource without an id path is mapped as before, with no hash and no question asked.
+  const noIdPath = loadProviderDefinition({ ...googleWorkspaceDefinition, resources: { ...googleWorkspaceDefinition.resources, users: { ...googleWorkspaceDefinition.resources.users, idPath: undefined } } });
+  let asked = false;
+  const records = await mapListedPage(noIdPath, 'users', [ADA], async () => ((asked = true), new Set([ADA.id])));
+  assert.equal(asked, false);
+  assert.deepEqual(records, [await mapUser(noIdPath, ADA)]);
 });
 
 test('Google groups and members map; a nested group is not a user membership', async () => {

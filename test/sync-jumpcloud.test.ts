@@ -95,6 +95,32 @@ forEachEngine('JumpCloud connection through the sync engine', (engine) => {
     assert.deepEqual(updates.map((e) => e.data.email).sort(), [retitled!.email, suspended!.email].sort(), 'one event per changed user');
   });
 
+  test('a re-poll restates the users unchanged since they were stored, unmapped; the daily full run maps every one again', async () => {
+    const user = emulator.org.listUsers().filter((u) => u.state === 'ACTIVATED')[30]!;
+    const db = roster().database.db;
+    const record = () =>
+      db.selectFrom('source_records').select(['normalized', 'source_hash']).where('connection_id', '=', connectionId).where('kind', '=', 'user').where('external_id', '=', user._id).executeTakeFirstOrThrow();
+    const stored = await record();
+    assert.ok(stored.source_hash, 'a listed record keeps the hash of what it was mapped from');
+    // A stored statement other than what the mapping makes of the item (as a corrected mapping would see it):
+    // only mapping the item again can notice.
+    const altered = JSON.stringify({ ...JSON.parse(stored.normalized), title: 'Not from the mapping' });
+    await db.updateTable('source_records').set({ normalized: altered, content_hash: 'not-from-the-mapping' }).where('connection_id', '=', connectionId).where('kind', '=', 'user').where('external_id', '=', user._id).execute();
+    const before = (await eventsOf(roster(), organizationId)).length;
+
+    const critical = await runEnded(roster(), (await requestRun(roster(), connectionId, 'critical')).id);
+    assert.equal(critical.status, 'completed');
+    assert.equal((await record()).normalized, altered, 'restated, not mapped');
+    assert.ok(critical.counters.records_unchanged >= 249, JSON.stringify(critical.counters));
+
+    const full = await runEnded(roster(), (await requestRun(roster(), connectionId, 'full')).id);
+    assert.equal(full.status, 'completed');
+    assert.equal((await record()).normalized, stored.normalized, 'the full run mapped the item again');
+    assert.equal((await byEmail(user.email)).title, user.jobTitle);
+    const changes = (await eventsOf(roster(), organizationId)).slice(before).filter((e) => e.type.startsWith('user.') || e.type.startsWith('group.'));
+    assert.deepEqual(changes, [], 'restating and re-mapping change nothing in the directory');
+  });
+
   test('a profile run picks up memberships; a failed login (a volatile field) is no change', async () => {
     const group = emulator.org.listGroups()[0]!;
     const newcomer = emulator.org.listUsers().find((u) => !emulator.org.membersOf(group.id).includes(u._id))!;

@@ -83,10 +83,15 @@ export const recordBatchSchema = z.strictObject({
   records: z.array(incomingRecordSchema).min(1).max(MAX_RECORDS_PER_REQUEST),
 });
 
-/** A record statement in the form the reconciler works with. */
+/**
+ * A record statement in the form the reconciler works with. A listed user or group carries the hash of
+ * what it was mapped from (`source_hash`, see migration 008); a listing that finds that hash stored on the
+ * live record restates it instead, unmapped.
+ */
 export type IncomingRecord =
-  | { kind: 'user'; external_id: string; deleted: false; attributes: NormalizedUser; raw: JsonValue }
-  | { kind: 'group'; external_id: string; deleted: false; attributes: NormalizedGroup; raw: JsonValue }
+  | { kind: 'user'; external_id: string; deleted: false; attributes: NormalizedUser; raw: JsonValue; source_hash?: string }
+  | { kind: 'group'; external_id: string; deleted: false; attributes: NormalizedGroup; raw: JsonValue; source_hash?: string }
+  | RestatedRecord
   | {
       kind: 'membership';
       external_id: string;
@@ -105,6 +110,17 @@ export type IncomingRecord =
       raw: JsonValue;
     }
   | { kind: 'user' | 'group'; external_id: string; deleted: true };
+
+/**
+ * A listed user or group whose provider item and mapping are the ones its live stored record was mapped
+ * from (the same `source_hash`): it is current, and nothing of it needs mapping, comparing or writing.
+ */
+export interface RestatedRecord {
+  kind: 'user' | 'group';
+  external_id: string;
+  deleted: false;
+  restated: string;
+}
 
 /** A nesting's key: the pair of groups, encoded like a membership's (the kinds keep them apart). */
 export function nestingKey(groupExternalId: string, childGroupExternalId: string): string {

@@ -39,6 +39,7 @@ export interface SourceRecordChanges {
 
 interface StoredState {
   content_hash: string;
+  source_hash: string | null;
   tombstoned_at: string | null;
   last_seen_at: string;
 }
@@ -47,7 +48,7 @@ const UPSERT_SOURCE_RECORDS = bulkInsert(
   'source_records',
   [
     'organization_id', 'connection_id', 'kind', 'external_id', 'group_external_id', 'user_external_id', 'child_group_external_id',
-    'raw', 'normalized', 'content_hash', 'first_seen_at', 'last_seen_at', 'tombstoned_at', 'tombstone_reason',
+    'raw', 'normalized', 'content_hash', 'source_hash', 'first_seen_at', 'last_seen_at', 'tombstoned_at', 'tombstone_reason',
   ],
   (insert) =>
     insert.onConflict((oc) =>
@@ -55,6 +56,7 @@ const UPSERT_SOURCE_RECORDS = bulkInsert(
         raw: eb.ref('excluded.raw'),
         normalized: eb.ref('excluded.normalized'),
         content_hash: eb.ref('excluded.content_hash'),
+        source_hash: eb.ref('excluded.source_hash'),
         last_seen_at: eb.ref('excluded.last_seen_at'),
         tombstoned_at: null,
         tombstone_reason: null,
@@ -69,9 +71,9 @@ const SEEN_REFRESH_MS = 60 * 60 * 1000;
 
 /**
  * Writes one connection's statements as source records: new or changed content is upserted (raw kept),
- * deletions become tombstones, unchanged content only refreshes when it was last seen (hourly). Every
- * record stated is marked seen by the connection's open snapshots. Returns what changed, which is all
- * the reconciler has to look at.
+ * deletions become tombstones, unchanged content only refreshes when it was last seen (hourly). A
+ * restated record is unchanged by definition. Every record stated is marked seen by the connection's open
+ * snapshots. Returns what changed, which is all the reconciler has to look at.
  */
 export async function writeSourceRecords(ctx: ReconcileContext, records: readonly IncomingRecord[]): Promise<SourceRecordChanges> {
   const latest = new Map<string, IncomingRecord>();
@@ -85,10 +87,19 @@ export async function writeSourceRecords(ctx: ReconcileContext, records: readonl
   const touched: Array<{ kind: RecordKind; external_id: string }> = [];
   const staleBefore = new Date(Date.parse(ctx.now) - SEEN_REFRESH_MS).toISOString();
   let unchanged = 0;
+  let changed = 0;
 
   for (const record of latest.values()) {
     const key = `${record.kind}\u0000${record.external_id}`;
     const before = stored.get(key);
+    if ('restated' in record) {
+      // The listing found this hash on the live record before it was applied. A record that changed in
+      // between (a push, a tombstone) was stated later than the listing read it, so it stays as it is; the
+      // mark below still keeps a full run from removing it.
+      if (before && before.last_seen_at < staleBefore && before.source_hash === record.restated && !before.tombstoned_at) touched.push(record);
+      unchanged += 1;
+      continue;
+    }
     if (record.deleted) {
       if (!before || before.tombstoned_at) continue;
       tombstones.push(record);
@@ -101,37 +112,54 @@ export async function writeSourceRecords(ctx: ReconcileContext, records: readonl
     const normalizedJson = JSON.stringify(normalized);
     const rawJson = JSON.stringify(record.raw);
     const hash = contentHash(normalizedJson, rawJson);
+    const sourceHash = 'source_hash' in record ? (record.source_hash ?? null) : null;
     if (before && before.content_hash === hash && !before.tombstoned_at) {
-      if (before.last_seen_at < staleBefore) touched.push(record);
       unchanged += 1;
+      // Same content from a different item (a volatile field moved) or stated otherwise: the stored hash is
+      // rewritten with the row, so the next listing of this item restates it. Nothing downstream changes.
+      if (sourceHash !== null && before.source_hash !== sourceHash) upserts.push(sourceRecordRow(ctx, record, rawJson, normalizedJson, hash, sourceHash));
+      else if (before.last_seen_at < staleBefore) touched.push(record);
       continue;
     }
-    upserts.push({
-      organization_id: ctx.organization_id,
-      connection_id: ctx.connection.id,
-      kind: record.kind,
-      external_id: record.external_id,
-      group_external_id: record.kind === 'membership' || record.kind === 'group_nesting' ? record.group_external_id : null,
-      user_external_id: record.kind === 'membership' ? record.user_external_id : null,
-      child_group_external_id: record.kind === 'group_nesting' ? record.child_group_external_id : null,
-      raw: rawJson,
-      normalized: normalizedJson,
-      content_hash: hash,
-      first_seen_at: ctx.now,
-      last_seen_at: ctx.now,
-      tombstoned_at: null,
-      tombstone_reason: null,
-    });
+    upserts.push(sourceRecordRow(ctx, record, rawJson, normalizedJson, hash, sourceHash));
+    changed += 1;
     noteChange(changes, record, normalized, { tombstoned: false, revived: before?.tombstoned_at != null });
   }
 
-  ctx.counters.records_changed += upserts.length + tombstones.length;
+  ctx.counters.records_changed += changed + tombstones.length;
   ctx.counters.records_unchanged += unchanged;
   await upsertRows(ctx, upserts);
   await markTombstoned(ctx, tombstones);
   await refreshLastSeen(ctx, touched);
   await markSeenBySnapshots(ctx, [...latest.values()]);
   return changes;
+}
+
+function sourceRecordRow(
+  ctx: ReconcileContext,
+  record: Exclude<IncomingRecord, { deleted: true } | { restated: string }>,
+  rawJson: string,
+  normalizedJson: string,
+  hash: string,
+  sourceHash: string | null,
+): Record<string, string | null> {
+  return {
+    organization_id: ctx.organization_id,
+    connection_id: ctx.connection.id,
+    kind: record.kind,
+    external_id: record.external_id,
+    group_external_id: record.kind === 'membership' || record.kind === 'group_nesting' ? record.group_external_id : null,
+    user_external_id: record.kind === 'membership' ? record.user_external_id : null,
+    child_group_external_id: record.kind === 'group_nesting' ? record.child_group_external_id : null,
+    raw: rawJson,
+    normalized: normalizedJson,
+    content_hash: hash,
+    source_hash: sourceHash,
+    first_seen_at: ctx.now,
+    last_seen_at: ctx.now,
+    tombstoned_at: null,
+    tombstone_reason: null,
+  };
 }
 
 function noteChange(
@@ -153,7 +181,7 @@ async function loadStoredState(ctx: ReconcileContext, records: IncomingRecord[])
     const rows = await inSlices(ids, (slice) =>
       ctx.tx
         .selectFrom('source_records')
-        .select(['external_id', 'content_hash', 'tombstoned_at', 'last_seen_at'])
+        .select(['external_id', 'content_hash', 'source_hash', 'tombstoned_at', 'last_seen_at'])
         .where('connection_id', '=', ctx.connection.id)
         .where('kind', '=', kind)
         .where('external_id', 'in', slice)

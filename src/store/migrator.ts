@@ -7,6 +7,7 @@ import * as sync from './migrations/004-sync.ts';
 import * as pushEvents from './migrations/005-push-events.ts';
 import * as groupNesting from './migrations/006-group-nesting.ts';
 import * as tombstonedRecords from './migrations/007-tombstoned-records.ts';
+import * as sourceHash from './migrations/008-source-hash.ts';
 
 /** The one migration set, shared by both engines; engine differences come in as capabilities. */
 function migrations(database: Database): Record<string, Migration> {
@@ -18,6 +19,7 @@ function migrations(database: Database): Record<string, Migration> {
     '005-push-events': { up: (db) => pushEvents.up(db, database.capabilities) },
     '006-group-nesting': { up: (db) => groupNesting.up(db, database.capabilities) },
     '007-tombstoned-records': { up: (db) => tombstonedRecords.up(db, database.capabilities) },
+    '008-source-hash': { up: (db) => sourceHash.up(db, database.capabilities) },
   };
 }
 

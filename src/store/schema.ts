@@ -43,6 +43,8 @@ export interface SourceRecordsTable {
   raw: string;
   normalized: string;
   content_hash: string;
+  /** What a listing mapped the record from (migration 008); null when it was stated otherwise. */
+  source_hash: string | null;
   first_seen_at: string;
   last_seen_at: string;
   tombstoned_at: string | null;

@@ -1,5 +1,5 @@
 import type { Connector } from '../connectors/connector.ts';
-import { loadProviderDefinition } from '../connectors/definition/load-provider-definition.ts';
+import { definitionSpecOf, loadProviderDefinition } from '../connectors/definition/load-provider-definition.ts';
 import { readConnectionConfig, type ProviderEndpoints, type PullConfig, type PullConnectionType } from '../connectors/pull-connection-type.ts';
 import { pullConnectionType } from '../connectors/pull-connection-types.ts';
 import { conflictError } from '../core/errors.ts';
@@ -99,8 +99,7 @@ export class ConnectionRuntimes {
   }
 }
 
-/** A loaded definition without its compiled mappings: the input it was loaded from. */
+/** A loaded definition without what loading derived: the input it was loaded from. */
 function definitionInput(type: PullConnectionType): Record<string, unknown> {
-  const { compiled: _compiled, ...input } = type.definition;
-  return input;
+  return definitionSpecOf(type.definition);
 }

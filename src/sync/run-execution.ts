@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import type { Connector, DeltaSource, RecordPage } from '../connectors/connector.ts';
+import type { Connector, DeltaSource, RecordPage, RestatedLookup } from '../connectors/connector.ts';
 import { CursorExpiredError } from '../connectors/connector.ts';
 import type { PageCheckpoint } from '../connectors/definition/pager.ts';
 import { readInTurn } from '../connectors/read-ahead.ts';
@@ -9,6 +9,7 @@ import { findRun, newRunCounters, type RunProgress, type SyncRunRow } from '../r
 import { DeprovisionHold, tombstoneOf } from '../reconcile/snapshots.ts';
 import { tripsDeprovisionGuard } from '../core/policy.ts';
 import type { JsonObject } from '../core/model.ts';
+import { inSlices } from '../store/batching.ts';
 import type { Tx } from '../store/database.ts';
 import { isNotFound } from './sync-errors.ts';
 import type { PullKind, SyncRunnerDeps, SyncRunnerOptions } from './sync-runner.ts';
@@ -289,7 +290,10 @@ export class RunExecution {
 
   private async listing(phase: 'users' | 'groups', phases: readonly Phase[]): Promise<void> {
     const start = this.position.phase === phase && 'page' in this.position ? this.position.page : null;
-    for await (const page of this.connector.pages(phase, { checkpoint: start, signal: this.readSignal })) {
+    // A full run maps every item: it is the daily check that the stored records are what today's mapping
+    // makes of today's items. The frequent tiers restate what is unchanged since it was stored.
+    const restated = this.run.kind === 'full' ? undefined : this.restatedLookup;
+    for await (const page of this.connector.pages(phase, { checkpoint: start, signal: this.readSignal, restated })) {
       const next: RunPosition = page.checkpoint ? { phase, page: page.checkpoint } : nextPhase(phases, phase);
       await this.take(phase, page, next);
     }
@@ -299,6 +303,22 @@ export class RunExecution {
       await this.createDeferredUsers();
     }
   }
+
+  /** Of a listed page's items, those whose live record of this connection holds their source hash. */
+  private readonly restatedLookup: RestatedLookup = async (kind, items) => {
+    const hashes = new Map(items.map((item) => [item.external_id, item.source_hash]));
+    const rows = await inSlices([...hashes.keys()], (slice) =>
+      this.deps.database.db
+        .selectFrom('source_records')
+        .select(['external_id', 'source_hash'])
+        .where('connection_id', '=', this.run.connection_id)
+        .where('kind', '=', kind)
+        .where('external_id', 'in', slice)
+        .where('tombstoned_at', 'is', null)
+        .execute(),
+    );
+    return new Set(rows.filter((row) => row.source_hash !== null && row.source_hash === hashes.get(row.external_id)).map((row) => row.external_id));
+  };
 
   private async createDeferredUsers(): Promise<void> {
     await this.deps.reconciler.createDeferredUsers(this.run.connection_id, { sync_run_id: this.run.id, finalize: this.recordInRun(0) });

@@ -1,7 +1,7 @@
 import type { Connector, PageOptions, RecordPage } from '../connector.ts';
 import { readAhead } from '../read-ahead.ts';
 import { ITEM_ID_PLACEHOLDER, type ProviderDefinition } from './load-provider-definition.ts';
-import { mapGroup, mapMember, mapUser } from './mapping-engine.ts';
+import { mapGroup, mapListedPage, mapMember, mapUser } from './mapping-engine.ts';
 import { pages, PagingError, resourceUrl, type FetchJson } from './pager.ts';
 
 export interface DefinitionConnectorOptions {
@@ -22,7 +22,7 @@ const PAGES_READ_AHEAD = 8;
 /**
  * Maps a page's items one after the other. JSONata evaluates asynchronously, node by node; started all at
  * once, a page's evaluations interleave and keep each other's intermediate values alive, which costs
- * about three times as much as evaluating them in turn.
+ * about three times as much as evaluating them in turn. (Listed users and groups: `mapListedPage`.)
  */
 async function mapEach<T>(items: unknown[], map: (item: unknown) => Promise<T>): Promise<T[]> {
   const out: T[] = [];
@@ -45,7 +45,7 @@ export function definitionConnector(options: DefinitionConnectorOptions): Omit<C
   }
 
   return {
-    pages: (resource, page = {}) => walk(resource, (items) => mapEach(items, (item) => (resource === 'users' ? mapUser(definition, item) : mapGroup(definition, item))), page),
+    pages: (resource, page = {}) => walk(resource, (items) => mapListedPage(definition, resource, items, page.restated), page),
     // A definition that declares deleted users (Google showDeleted=true) lists them, as tombstones.
     ...(definition.resources.deletedUsers
       ? { deletedUsers: (page: PageOptions = {}) => walk('deletedUsers', (items) => mapEach(items, (item) => mapUser(definition, item, 'deletedUsers')), page) }

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import jsonata from 'jsonata';
+import { ROSTER_VERSION } from '../../core/version.ts';
 import { compileFastPath } from './jsonata-fast-path.ts';
 import { type z } from 'zod';
 import { isKnownHook, KNOWN_HOOKS } from './known-hooks.ts';
@@ -48,6 +50,12 @@ export interface CompiledMappings {
 /** A validated definition whose mappings are compiled: safe to page and map with, never re-checked. */
 export interface ProviderDefinition extends ProviderDefinitionSpec {
   readonly compiled: CompiledMappings;
+  /**
+   * Names everything besides the item that decides the record an item is mapped to: the mappings, each
+   * resource's volatile fields and id path, and the version of the code that evaluates them. A record's
+   * `source_hash` covers it with the item, so a changed definition or a new Roster maps every item again.
+   */
+  readonly mappingFingerprint: string;
 }
 
 export interface DefinitionIssue {
@@ -92,7 +100,18 @@ export function loadProviderDefinition(input: unknown): ProviderDefinition {
   const issues = [...checkTemplates(spec), ...checkResources(spec), ...checkHooks(spec)];
   const compiled = compileMappings(spec, issues);
   if (issues.length > 0 || compiled === undefined) throw new ProviderDefinitionError(spec.id, issues);
-  return { ...spec, compiled };
+  return { ...spec, compiled, mappingFingerprint: mappingFingerprintOf(spec) };
+}
+
+/** A loaded definition as data again (without what loading derived), to load a variant of it. */
+export function definitionSpecOf(definition: ProviderDefinition): ProviderDefinitionSpec {
+  const { compiled: _compiled, mappingFingerprint: _fingerprint, ...spec } = definition;
+  return spec;
+}
+
+function mappingFingerprintOf(spec: ProviderDefinitionSpec): string {
+  const resources = Object.fromEntries(Object.entries(spec.resources).map(([name, resource]) => [name, resource && { volatileFields: resource.volatileFields, idPath: resource.idPath ?? null }]));
+  return createHash('sha256').update(JSON.stringify([ROSTER_VERSION, spec.id, spec.mappings, resources])).digest('base64url');
 }
 
 function fromZodIssue(issue: z.core.$ZodIssue): DefinitionIssue {

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { type JsonValue } from '../../core/model.ts';
-import { groupAttributesSchema, membershipKey, nestingKey, userAttributesSchema, type IncomingRecord } from '../../reconcile/incoming.ts';
-import { isRecord, withoutPaths } from './json-path.ts';
+import { groupAttributesSchema, membershipKey, nestingKey, userAttributesSchema, type IncomingRecord, type RestatedRecord } from '../../reconcile/incoming.ts';
+import type { RestatedLookup } from '../connector.ts';
+import { getPath, isRecord, withoutPaths } from './json-path.ts';
 import { formatPath, REQUIRED_WORDING, type CompiledExpression, type DefinitionIssue, type ProviderDefinition } from './load-provider-definition.ts';
 import { type ResourceName } from './provider-definition.ts';
 
@@ -47,8 +49,11 @@ export function storedRaw(definition: ProviderDefinition, resource: ResourceName
   return withoutPaths(item, definition.resources[resource]?.volatileFields ?? []) as JsonValue;
 }
 
+/** What mapping a user or group item yields: an upsert or a tombstone (never a restatement). */
+export type MappedRecord = Exclude<Extract<IncomingRecord, { kind: 'user' | 'group' }>, RestatedRecord>;
+
 /** Maps an item of `users` (or of `deletedUsers`, whose volatile fields then apply). */
-export async function mapUser(definition: ProviderDefinition, item: unknown, resource: 'users' | 'deletedUsers' = 'users'): Promise<IncomingRecord> {
+export async function mapUser(definition: ProviderDefinition, item: unknown, resource: 'users' | 'deletedUsers' = 'users'): Promise<MappedRecord> {
   const { id, deleted, attributes } = await mapObject(definition, resource, definition.compiled.user, item);
   if (deleted) return { kind: 'user', external_id: id, deleted: true };
   const parsed = userAttributesSchema.safeParse(attributes, REQUIRED_WORDING);
@@ -56,12 +61,52 @@ export async function mapUser(definition: ProviderDefinition, item: unknown, res
   return { kind: 'user', external_id: id, deleted: false, attributes: parsed.data, raw: storedRaw(definition, resource, item) };
 }
 
-export async function mapGroup(definition: ProviderDefinition, item: unknown): Promise<IncomingRecord> {
+export async function mapGroup(definition: ProviderDefinition, item: unknown): Promise<MappedRecord> {
   const { id, deleted, attributes } = await mapObject(definition, 'groups', required(definition, 'group'), item);
   if (deleted) return { kind: 'group', external_id: id, deleted: true };
   const parsed = groupAttributesSchema.safeParse(attributes, REQUIRED_WORDING);
   if (!parsed.success) throw invalid(definition, 'groups', id, parsed.error, ['attributes']);
   return { kind: 'group', external_id: id, deleted: false, attributes: parsed.data, raw: storedRaw(definition, 'groups', item) };
+}
+
+/**
+ * The hash of what an item's record is mapped from: the whole item as received (volatile fields too, which
+ * a mapping could read) under the definition's mapping fingerprint.
+ */
+export function sourceHashOf(definition: ProviderDefinition, item: unknown): string {
+  return createHash('sha256').update(definition.mappingFingerprint).update('\n').update(JSON.stringify(item) ?? 'null').digest('base64url');
+}
+
+/**
+ * Maps a listed page of users or groups, item after item (see `mapEach` in definition-connector.ts). With
+ * the resource's `idPath`, every record carries its source hash; given `restated`, the items whose hash
+ * their live record already holds come back restated and are not mapped at all.
+ */
+export async function mapListedPage(definition: ProviderDefinition, resource: 'users' | 'groups', items: readonly unknown[], restated?: RestatedLookup): Promise<IncomingRecord[]> {
+  const map = (item: unknown) => (resource === 'users' ? mapUser(definition, item) : mapGroup(definition, item));
+  const idPath = definition.resources[resource]?.idPath;
+  const out: IncomingRecord[] = [];
+  if (idPath === undefined) {
+    for (const item of items) out.push(await map(item));
+    return out;
+  }
+  const kind = resource === 'users' ? 'user' : 'group';
+  const listed = items.map((item) => ({ item, external_id: idOf(getPath(item, idPath)), source_hash: sourceHashOf(definition, item) }));
+  const asked = listed.flatMap(({ external_id, source_hash }) => (external_id === undefined ? [] : [{ external_id, source_hash }]));
+  const known = restated ? await restated(kind, asked) : new Set<string>();
+  for (const { item, external_id, source_hash } of listed) {
+    if (external_id !== undefined && known.has(external_id)) {
+      out.push({ kind, external_id, deleted: false, restated: source_hash });
+      continue;
+    }
+    const record = await map(item);
+    out.push(record.deleted ? record : { ...record, source_hash });
+  }
+  return out;
+}
+
+function idOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined;
 }
 
 /** Maps one member of the group the source knows as `groupExternalId`. */

@@ -100,6 +100,12 @@ export const resourceSchema = z.strictObject({
   itemParams: z.record(nonEmpty, z.string()).default({}),
   /** Dotted paths removed from the raw payload before it is stored, so they never count as a change. */
   volatileFields: z.array(jsonPath).default([]),
+  /**
+   * Where an item carries the id its mapping yields (`id`, JumpCloud's `_id`). With it, a critical or
+   * profile listing finds the items unchanged since their records were stored (the same item under the
+   * same mapping) and restates those records without mapping the items again.
+   */
+  idPath: jsonPath.optional(),
 });
 export type ResourceDefinition = z.infer<typeof resourceSchema>;
 

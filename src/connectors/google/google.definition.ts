@@ -88,6 +88,7 @@ export const googleWorkspaceDefinition = {
       pagination: { style: 'page_token', tokenParam: 'pageToken', tokenPath: 'nextPageToken' },
       // Both change with no profile change (a login, any re-serialization).
       volatileFields: ['etag', 'lastLoginTime'],
+      idPath: 'id',
     },
     // showDeleted=true lists ONLY deleted users (recoverable ~20 days); each maps to a tombstone.
     deletedUsers: {
@@ -107,6 +108,7 @@ export const googleWorkspaceDefinition = {
       pagination: { style: 'page_token', tokenParam: 'pageToken', tokenPath: 'nextPageToken' },
       // The member count changes with membership, which memberships themselves already report.
       volatileFields: ['etag', 'directMembersCount'],
+      idPath: 'id',
     },
     members: {
       path: '/groups/{groupId}/members',

@@ -8,7 +8,7 @@ import { anchoredOffsetPages } from '../definition/anchored-offset-pager.ts';
 import { definitionConnector } from '../definition/definition-connector.ts';
 import { isRecord } from '../definition/json-path.ts';
 import { loadProviderDefinition, type ProviderDefinition } from '../definition/load-provider-definition.ts';
-import { mapGroup, mapMember, mapUser } from '../definition/mapping-engine.ts';
+import { mapListedPage, mapMember } from '../definition/mapping-engine.ts';
 import type { FetchJson, Page } from '../definition/pager.ts';
 import type { PullConnectionType } from '../pull-connection-type.ts';
 import { readAhead } from '../read-ahead.ts';
@@ -78,7 +78,7 @@ export function jumpCloudConnector(options: { definition: ProviderDefinition; se
   return {
     fetchObject: base.fetchObject,
     pages: (resource, page = {}) =>
-      walk(resource, (items) => mapEach(items, (item) => (resource === 'users' ? mapUser(connectionDefinition, item) : mapGroup(connectionDefinition, item))), page),
+      walk(resource, (items) => mapListedPage(connectionDefinition, resource, items, page.restated), page),
     memberPages: (groupId, page = {}) =>
       walk(
         'members',

@@ -75,6 +75,7 @@ export const jumpCloudDefinition = {
       pagination: OFFSET,
       // Both change with no profile change (a mistyped password, a password reset).
       volatileFields: ['badLoginAttempts', 'password_expiration_date'],
+      idPath: '_id',
     },
     groups: {
       // No sort: which v2 fields sort is not published [unverified]; the default order is stable, and the
@@ -83,6 +84,7 @@ export const jumpCloudDefinition = {
       itemsPath: '.',
       itemPath: '/v2/usergroups/{id}',
       pagination: OFFSET,
+      idPath: 'id',
     },
     members: {
       // Direct members; the list takes no sort, it answers in the order members were added.

@@ -102,6 +102,7 @@ export const microsoftGraphDefinition = {
       pagination: { style: 'next_link', nextLinkPath: '@odata.nextLink' },
       // Only a fetched single object carries its context; listed ones do not.
       volatileFields: ['@odata.context'],
+      idPath: 'id',
     },
     groups: {
       path: '/groups',
@@ -111,6 +112,7 @@ export const microsoftGraphDefinition = {
       itemParams: { $select: GRAPH_GROUP_SELECT },
       pagination: { style: 'next_link', nextLinkPath: '@odata.nextLink' },
       volatileFields: ['@odata.context'],
+      idPath: 'id',
     },
     members: {
       path: '/groups/{groupId}/members',

@@ -8,7 +8,7 @@ import { fetchJsonVia } from '../../sync/http/fetch-json.ts';
 import { oktaThrottle, throttleProfileFor } from '../../sync/http/throttle-classifiers.ts';
 import type { Connector } from '../connector.ts';
 import { definitionConnector } from '../definition/definition-connector.ts';
-import { loadProviderDefinition, type ProviderDefinition } from '../definition/load-provider-definition.ts';
+import { definitionSpecOf, loadProviderDefinition, type ProviderDefinition } from '../definition/load-provider-definition.ts';
 import type { PullConnectionType } from '../pull-connection-type.ts';
 import { DEFAULT_STAGED_STATE, OKTA_READ_SCOPES, oktaDefinition, oktaUserMapping, STAGED_STATES, type StagedState } from './okta.definition.ts';
 import { oktaDeltaSource } from './okta-delta.ts';
@@ -51,7 +51,7 @@ const settingsSchema = z.strictObject({
 /** The definition as a connection maps it: the same data, its STAGED/PROVISIONED state its own. */
 function definitionFor(base: ProviderDefinition, stagedState: StagedState): ProviderDefinition {
   if (stagedState === DEFAULT_STAGED_STATE) return base;
-  const { compiled: _compiled, ...input } = base;
+  const input = definitionSpecOf(base);
   return loadProviderDefinition({ ...input, mappings: { ...input.mappings, user: oktaUserMapping(stagedState) } });
 }
 

@@ -100,6 +100,7 @@ export const oktaDefinition = {
       itemPath: '/users/{id}',
       pagination: { style: 'link_header', rel: 'next' },
       volatileFields: USER_VOLATILE,
+      idPath: 'id',
     },
     groups: {
       path: '/groups',
@@ -109,6 +110,7 @@ export const oktaDefinition = {
       pagination: { style: 'link_header', rel: 'next' },
       // Membership is reported by the members listing itself.
       volatileFields: ['lastMembershipUpdated', '_links', '_embedded'],
+      idPath: 'id',
     },
     members: {
       path: '/groups/{groupId}/users',
