@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { stableJson } from '../src/core/content-hash.ts';
 import { membershipKey, nestingKey } from '../src/reconcile/incoming.ts';
 import { loadProviderDefinition, ProviderDefinitionError, type ProviderDefinition } from '../src/connectors/definition/load-provider-definition.ts';
-import { mapGroup, mapListedPage, mapMember, mapUser, MappingError, sourceHashOf } from '../src/connectors/definition/mapping-engine.ts';
+import { mapGroup, mapListedMembers, mapListedPage, mapMember, mapUser, MappingError, sourceHashOf } from '../src/connectors/definition/mapping-engine.ts';
 import { pages, PagingError, type FetchJson, type Page, type PageCheckpoint, type PageContext } from '../src/connectors/definition/pager.ts';
 import { googleWorkspaceDefinition } from '../src/connectors/google/google.definition.ts';
 import { channelsStopUrl } from '../src/connectors/google/google-watch-channels.ts';
@@ -445,6 +445,26 @@ test('a listed page carries each item\'s source hash; items the store holds unch
   // Without a lookup (a full run), everything is mapped and hashed.
   const full = await mapListedPage(definition, 'users', [ADA]);
   assert.deepEqual(full, [{ ...(await mapUser(definition, ADA)), source_hash: sourceHashOf(definition, ADA) }]);
+});
+
+test('listed members: memberships the store holds unchanged come back restated; nestings are mapped; others stay out', async () => {
+  const definition = await google();
+  const group = '03x8tuzt1abcdef';
+  const user = { kind: 'admin#directory#member', id: ADA.id, email: ADA.primaryEmail, role: 'MEMBER', type: 'USER', status: 'ACTIVE' };
+  const other = { ...user, id: '104657813365928100000', email: 'new@acme.example' };
+  const nested = { id: '01abc', email: 'platform@acme.example', role: 'MEMBER', type: 'GROUP', status: 'ACTIVE' };
+  const customer = { id: 'C03az79cb', role: 'MEMBER', type: 'CUSTOMER' };
+  const asked: Array<{ kind: string; ids: string[] }> = [];
+  const records = await mapListedMembers(definition, group, [user, other, nested, customer], async (kind, items) => {
+    asked.push({ kind, ids: items.map((i) => i.external_id) });
+    return new Set([membershipKey(group, ADA.id)]);
+  });
+  assert.deepEqual(asked, [{ kind: 'membership', ids: [user, other, nested, customer].map((m) => membershipKey(group, m.id)) }]);
+  assert.deepEqual(records, [
+    { kind: 'membership', external_id: membershipKey(group, ADA.id), deleted: false, restated: sourceHashOf(definition, user) },
+    { ...(await mapMember(definition, group, other) as any).record, source_hash: sourceHashOf(definition, other) },
+    { ...(await mapMember(definition, group, nested) as any).record, source_hash: sourceHashOf(definition, nested) },
+  ]);
 });
 
 test('the source hash covers the whole item and the mapping: a volatile field or another mapping gives another hash', async () => {

@@ -61,14 +61,17 @@ export interface PageOptions {
   checkpoint?: PageCheckpoint | null | undefined;
   signal?: AbortSignal | undefined;
   /**
-   * Asked once a page of users or groups (by connectors whose items name their id): which of the page's
-   * items, by id and source hash, the store holds unchanged. Those come back restated, unmapped.
+   * Asked once a page (by connectors whose items name their id): which of the page's items, by record id
+   * and source hash, the store holds unchanged. Those come back restated, unmapped.
    */
   restated?: RestatedLookup | undefined;
 }
 
 /** Of a page's items (id and source hash), the ids whose live stored record holds that very hash. */
-export type RestatedLookup = (kind: 'user' | 'group', items: ReadonlyArray<{ external_id: string; source_hash: string }>) => Promise<ReadonlySet<string>>;
+export type RestatedLookup = (
+  kind: 'user' | 'group' | 'membership' | 'group_nesting',
+  items: ReadonlyArray<{ external_id: string; source_hash: string }>,
+) => Promise<ReadonlySet<string>>;
 
 export interface RecordPage {
   records: IncomingRecord[];

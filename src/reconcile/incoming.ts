@@ -84,8 +84,8 @@ export const recordBatchSchema = z.strictObject({
 });
 
 /**
- * A record statement in the form the reconciler works with. A listed user or group carries the hash of
- * what it was mapped from (`source_hash`, see migration 008); a listing that finds that hash stored on the
+ * A record statement in the form the reconciler works with. A listed user, group or member carries the
+ * hash of what it was mapped from (`source_hash`, see migration 008); a listing that finds that hash stored on the
  * live record restates it instead, unmapped.
  */
 export type IncomingRecord =
@@ -99,6 +99,7 @@ export type IncomingRecord =
       group_external_id: string;
       user_external_id: string;
       raw: JsonValue;
+      source_hash?: string;
     }
   | {
       /** A group inside a group (Google members of type GROUP, Graph group members): kept apart from user memberships. */
@@ -108,15 +109,16 @@ export type IncomingRecord =
       group_external_id: string;
       child_group_external_id: string;
       raw: JsonValue;
+      source_hash?: string;
     }
   | { kind: 'user' | 'group'; external_id: string; deleted: true };
 
 /**
- * A listed user or group whose provider item and mapping are the ones its live stored record was mapped
- * from (the same `source_hash`): it is current, and nothing of it needs mapping, comparing or writing.
+ * A listed user, group or member whose provider item and mapping are the ones its live stored record was
+ * mapped from (the same `source_hash`): it is current, and nothing of it needs mapping, comparing or writing.
  */
 export interface RestatedRecord {
-  kind: 'user' | 'group';
+  kind: 'user' | 'group' | 'membership' | 'group_nesting';
   external_id: string;
   deleted: false;
   restated: string;

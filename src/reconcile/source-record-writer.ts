@@ -3,7 +3,7 @@ import type { NormalizedGroup, NormalizedUser, RecordKind } from '../core/model.
 import { chunks, groupBy, inSlices } from '../store/batching.ts';
 import { bulkInsert, insertRows } from '../store/bulk-insert.ts';
 import type { ReconcileContext } from './context.ts';
-import type { IncomingRecord } from './incoming.ts';
+import type { IncomingRecord, RestatedRecord } from './incoming.ts';
 
 /** A record whose stored statement changed in this transaction: what the reconciler steps work from. */
 export interface ChangedUserRecord {
@@ -164,7 +164,7 @@ function sourceRecordRow(
 
 function noteChange(
   changes: SourceRecordChanges,
-  record: IncomingRecord,
+  record: Exclude<IncomingRecord, RestatedRecord>,
   normalized: any,
   { tombstoned, revived }: { tombstoned: boolean; revived: boolean },
 ): void {

@@ -291,7 +291,7 @@ export class RunExecution {
   private async listing(phase: 'users' | 'groups', phases: readonly Phase[]): Promise<void> {
     const start = this.position.phase === phase && 'page' in this.position ? this.position.page : null;
     // A full run maps every item: it is the daily check that the stored records are what today's mapping
-    // makes of today's items. The frequent tiers restate what is unchanged since it was stored.
+    // makes of today's items. The frequent tiers restate what is unchanged since it was stored (members too).
     const restated = this.run.kind === 'full' ? undefined : this.restatedLookup;
     for await (const page of this.connector.pages(phase, { checkpoint: start, signal: this.readSignal, restated })) {
       const next: RunPosition = page.checkpoint ? { phase, page: page.checkpoint } : nextPhase(phases, phase);
@@ -352,11 +352,12 @@ export class RunExecution {
   private memberPagesOf(groups: readonly string[], resumeAt: { group: string; page: PageCheckpoint } | undefined) {
     const connector = this.connector;
     const signal = this.readSignal;
+    const restated = this.run.kind === 'full' ? undefined : this.restatedLookup;
     return readInTurn(
       groups.map((group) => async function* () {
         const checkpoint = resumeAt?.group === group ? resumeAt.page : null;
         try {
-          for await (const page of connector.memberPages(group, { checkpoint, signal })) yield { group, page };
+          for await (const page of connector.memberPages(group, { checkpoint, signal, restated })) yield { group, page };
         } catch (error) {
           // A group deleted since it was listed has no members to list; its memberships go with the commit.
           if (!isNotFound(error)) throw error;

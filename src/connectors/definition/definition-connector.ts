@@ -1,7 +1,7 @@
 import type { Connector, PageOptions, RecordPage } from '../connector.ts';
 import { readAhead } from '../read-ahead.ts';
 import { ITEM_ID_PLACEHOLDER, type ProviderDefinition } from './load-provider-definition.ts';
-import { mapGroup, mapListedPage, mapMember, mapUser } from './mapping-engine.ts';
+import { mapGroup, mapListedMembers, mapListedPage, mapUser } from './mapping-engine.ts';
 import { pages, PagingError, resourceUrl, type FetchJson } from './pager.ts';
 
 export interface DefinitionConnectorOptions {
@@ -50,17 +50,8 @@ export function definitionConnector(options: DefinitionConnectorOptions): Omit<C
     ...(definition.resources.deletedUsers
       ? { deletedUsers: (page: PageOptions = {}) => walk('deletedUsers', (items) => mapEach(items, (item) => mapUser(definition, item, 'deletedUsers')), page) }
       : {}),
-    memberPages: (groupId, page = {}) =>
-      walk(
-        'members',
-        async (items) => {
-          const members = await mapEach(items, (item) => mapMember(definition, groupId, item));
-          // Users are memberships and groups nestings; members that are neither (Google CUSTOMER) stay out.
-          return members.flatMap((member) => (member.kind === 'ignored' ? [] : [member.record]));
-        },
-        page,
-        groupId,
-      ),
+    // Users are memberships and groups nestings; members that are neither (Google CUSTOMER) stay out.
+    memberPages: (groupId, page = {}) => walk('members', (items) => mapListedMembers(definition, groupId, items, page.restated), page, groupId),
     fetchObject: async (kind, externalId, signal) => {
       const resource = definition.resources[kind === 'user' ? 'users' : 'groups'];
       if (resource?.itemPath === undefined) throw new Error(`Provider "${definition.id}" cannot fetch one ${kind} (no itemPath)`);

@@ -20,9 +20,9 @@ const objectEnvelope = z.strictObject({ id: externalId, deleted: z.boolean().opt
 const memberEnvelope = z.strictObject({ type: z.enum(['user', 'group', 'other']), id: externalId });
 
 export type MappedMember =
-  | { kind: 'membership'; record: IncomingRecord & { kind: 'membership' } }
+  | { kind: 'membership'; record: Exclude<IncomingRecord, RestatedRecord> & { kind: 'membership' } }
   /** A group inside a group: a nesting record, never a user membership. */
-  | { kind: 'nested_group'; record: IncomingRecord & { kind: 'group_nesting' } }
+  | { kind: 'nested_group'; record: Exclude<IncomingRecord, RestatedRecord> & { kind: 'group_nesting' } }
   | { kind: 'ignored'; group_external_id: string; member_external_id: string; raw: JsonValue };
 
 /** A mapping that yields an invalid record: the item is not ingested, and the error says why. */
@@ -101,6 +101,37 @@ export async function mapListedPage(definition: ProviderDefinition, resource: 'u
     }
     const record = await map(item);
     out.push(record.deleted ? record : { ...record, source_hash });
+  }
+  return out;
+}
+
+/**
+ * Maps a listed page of one group's members, item after item: users become memberships, groups nestings,
+ * the others stay out. With the members' `idPath`, every record carries its source hash; given `restated`,
+ * the items whose hash their live membership already holds come back restated, unmapped. (Nestings, rare,
+ * are always mapped.)
+ */
+export async function mapListedMembers(definition: ProviderDefinition, groupExternalId: string, items: readonly unknown[], restated?: RestatedLookup): Promise<IncomingRecord[]> {
+  const out: IncomingRecord[] = [];
+  const mapInto = async (item: unknown, sourceHash?: string) => {
+    const member = await mapMember(definition, groupExternalId, item);
+    if (member.kind === 'ignored') return;
+    out.push(sourceHash === undefined ? member.record : { ...member.record, source_hash: sourceHash });
+  };
+  const idPath = definition.resources.members?.idPath;
+  if (idPath === undefined) {
+    for (const item of items) await mapInto(item);
+    return out;
+  }
+  const listed = items.map((item) => {
+    const id = idOf(getPath(item, idPath));
+    return { item, membership: id === undefined ? undefined : membershipKey(groupExternalId, id), source_hash: sourceHashOf(definition, item) };
+  });
+  const asked = listed.flatMap(({ membership, source_hash }) => (membership === undefined ? [] : [{ external_id: membership, source_hash }]));
+  const known = restated ? await restated('membership', asked) : new Set<string>();
+  for (const { item, membership, source_hash } of listed) {
+    if (membership !== undefined && known.has(membership)) out.push({ kind: 'membership', external_id: membership, deleted: false, restated: source_hash });
+    else await mapInto(item, source_hash);
   }
   return out;
 }

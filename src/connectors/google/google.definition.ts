@@ -117,6 +117,7 @@ export const googleWorkspaceDefinition = {
       absentItemsMeansEmpty: true,
       pagination: { style: 'page_token', tokenParam: 'pageToken', tokenPath: 'nextPageToken' },
       volatileFields: ['etag'],
+      idPath: 'id',
     },
   },
   mappings: { user: USER_MAPPING, group: GROUP_MAPPING, member: MEMBER_MAPPING },

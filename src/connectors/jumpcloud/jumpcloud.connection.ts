@@ -8,7 +8,7 @@ import { anchoredOffsetPages } from '../definition/anchored-offset-pager.ts';
 import { definitionConnector } from '../definition/definition-connector.ts';
 import { isRecord } from '../definition/json-path.ts';
 import { loadProviderDefinition, type ProviderDefinition } from '../definition/load-provider-definition.ts';
-import { mapListedPage, mapMember } from '../definition/mapping-engine.ts';
+import { mapListedMembers, mapListedPage } from '../definition/mapping-engine.ts';
 import type { FetchJson, Page } from '../definition/pager.ts';
 import type { PullConnectionType } from '../pull-connection-type.ts';
 import { readAhead } from '../read-ahead.ts';
@@ -49,12 +49,6 @@ const ID_OF = {
   members: (item: unknown) => (isRecord(item) ? idAt(item.to, 'id') : undefined),
 };
 
-async function mapEach<T>(items: unknown[], map: (item: unknown) => Promise<T>): Promise<T[]> {
-  const out: T[] = [];
-  for (const item of items) out.push(await map(item));
-  return out;
-}
-
 /**
  * The definition's connector with its listings paged by anchored offsets: JumpCloud has no cursors, and a
  * scan during which users come and go must neither skip nor invent anyone (see anchored-offset-pager.ts).
@@ -79,16 +73,9 @@ export function jumpCloudConnector(options: { definition: ProviderDefinition; se
     fetchObject: base.fetchObject,
     pages: (resource, page = {}) =>
       walk(resource, (items) => mapListedPage(connectionDefinition, resource, items, page.restated), page),
+    // JumpCloud lists user members only; the connector keeps memberships.
     memberPages: (groupId, page = {}) =>
-      walk(
-        'members',
-        async (items) => {
-          const members = await mapEach(items, (item) => mapMember(connectionDefinition, groupId, item));
-          return members.flatMap((member) => (member.kind === 'membership' ? [member.record] : []));
-        },
-        page,
-        groupId,
-      ),
+      walk('members', async (items) => (await mapListedMembers(connectionDefinition, groupId, items, page.restated)).filter((record) => record.kind === 'membership'), page, groupId),
   };
 }
 

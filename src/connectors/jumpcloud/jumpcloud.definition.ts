@@ -91,6 +91,7 @@ export const jumpCloudDefinition = {
       path: '/v2/usergroups/{groupId}/members',
       itemsPath: '.',
       pagination: OFFSET,
+      idPath: 'to.id',
     },
   },
   mappings: { user: USER_MAPPING, group: GROUP_MAPPING, member: MEMBER_MAPPING },

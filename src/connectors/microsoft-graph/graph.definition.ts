@@ -120,6 +120,7 @@ export const microsoftGraphDefinition = {
       params: { $select: 'id', $top: '999' },
       itemsPath: 'value',
       pagination: { style: 'next_link', nextLinkPath: '@odata.nextLink' },
+      idPath: 'id',
     },
   },
   mappings: { user: USER_MAPPING, group: GROUP_MAPPING, member: MEMBER_MAPPING },

@@ -117,7 +117,8 @@ export const oktaDefinition = {
       params: { limit: '1000' },
       itemsPath: '.',
       pagination: { style: 'link_header', rel: 'next' },
-      // A member is a whole user object; what the membership states is only that it exists.
+      // A member is a whole user object; what the membership states is only that it exists. No idPath: the
+      // object changes with every login, so a listing would rarely find one unchanged to restate.
       volatileFields: ['lastLogin', 'lastUpdated', 'passwordChanged', '_links', 'profile', 'credentials', 'statusChanged', 'status', 'activated'],
     },
   },
