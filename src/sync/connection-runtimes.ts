@@ -94,12 +94,7 @@ export class ConnectionRuntimes {
       onUnauthorized: () => tokens.invalidate(),
     });
     // The definition as this connection reaches it: the same data with its own API root.
-    const definition = endpoints.apiBaseUrl === type.definition.baseUrl ? type.definition : loadProviderDefinition({ ...definitionInput(type), baseUrl: endpoints.apiBaseUrl });
+    const definition = endpoints.apiBaseUrl === type.definition.baseUrl ? type.definition : loadProviderDefinition({ ...definitionSpecOf(type.definition), baseUrl: endpoints.apiBaseUrl });
     return { connection, type, config, endpoints, tokens, connector: type.connector({ http, definition, endpoints, settings }) };
   }
-}
-
-/** A loaded definition without what loading derived: the input it was loaded from. */
-function definitionInput(type: PullConnectionType): Record<string, unknown> {
-  return definitionSpecOf(type.definition);
 }

@@ -290,10 +290,7 @@ export class RunExecution {
 
   private async listing(phase: 'users' | 'groups', phases: readonly Phase[]): Promise<void> {
     const start = this.position.phase === phase && 'page' in this.position ? this.position.page : null;
-    // A full run maps every item: it is the daily check that the stored records are what today's mapping
-    // makes of today's items. The frequent tiers restate what is unchanged since it was stored (members too).
-    const restated = this.run.kind === 'full' ? undefined : this.restatedLookup;
-    for await (const page of this.connector.pages(phase, { checkpoint: start, signal: this.readSignal, restated })) {
+    for await (const page of this.connector.pages(phase, { checkpoint: start, signal: this.readSignal, restated: this.restated() })) {
       const next: RunPosition = page.checkpoint ? { phase, page: page.checkpoint } : nextPhase(phases, phase);
       await this.take(phase, page, next);
     }
@@ -302,6 +299,15 @@ export class RunExecution {
       await this.flush();
       await this.createDeferredUsers();
     }
+  }
+
+  /**
+   * What the run's listings ask about unchanged items. A full run maps every item: it is the daily check that
+   * the stored records are what today's mapping makes of today's items. The frequent tiers restate what is
+   * unchanged since it was stored.
+   */
+  private restated(): RestatedLookup | undefined {
+    return this.run.kind === 'full' ? undefined : this.restatedLookup;
   }
 
   /** Of a listed page's items, those whose live record of this connection holds their source hash. */
@@ -352,7 +358,7 @@ export class RunExecution {
   private memberPagesOf(groups: readonly string[], resumeAt: { group: string; page: PageCheckpoint } | undefined) {
     const connector = this.connector;
     const signal = this.readSignal;
-    const restated = this.run.kind === 'full' ? undefined : this.restatedLookup;
+    const restated = this.restated();
     return readInTurn(
       groups.map((group) => async function* () {
         const checkpoint = resumeAt?.group === group ? resumeAt.page : null;

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import jsonata from 'jsonata';
+import { contentHash } from '../../core/content-hash.ts';
 import { ROSTER_VERSION } from '../../core/version.ts';
 import { compileFastPath } from './jsonata-fast-path.ts';
 import { type z } from 'zod';
@@ -111,7 +111,7 @@ export function definitionSpecOf(definition: ProviderDefinition): ProviderDefini
 
 function mappingFingerprintOf(spec: ProviderDefinitionSpec): string {
   const resources = Object.fromEntries(Object.entries(spec.resources).map(([name, resource]) => [name, resource && { volatileFields: resource.volatileFields, idPath: resource.idPath ?? null }]));
-  return createHash('sha256').update(JSON.stringify([ROSTER_VERSION, spec.id, spec.mappings, resources])).digest('base64url');
+  return contentHash(JSON.stringify([ROSTER_VERSION, spec.id, spec.mappings, resources]));
 }
 
 function fromZodIssue(issue: z.core.$ZodIssue): DefinitionIssue {

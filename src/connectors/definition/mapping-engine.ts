@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { contentHash } from '../../core/content-hash.ts';
 import { type JsonValue } from '../../core/model.ts';
 import { groupAttributesSchema, membershipKey, nestingKey, userAttributesSchema, type IncomingRecord, type RestatedRecord } from '../../reconcile/incoming.ts';
 import type { RestatedLookup } from '../connector.ts';
@@ -74,7 +74,7 @@ export async function mapGroup(definition: ProviderDefinition, item: unknown): P
  * a mapping could read) under the definition's mapping fingerprint.
  */
 export function sourceHashOf(definition: ProviderDefinition, item: unknown): string {
-  return createHash('sha256').update(definition.mappingFingerprint).update('\n').update(JSON.stringify(item) ?? 'null').digest('base64url');
+  return contentHash(definition.mappingFingerprint, JSON.stringify(item) ?? 'null');
 }
 
 /**
@@ -83,26 +83,9 @@ export function sourceHashOf(definition: ProviderDefinition, item: unknown): str
  * their live record already holds come back restated and are not mapped at all.
  */
 export async function mapListedPage(definition: ProviderDefinition, resource: 'users' | 'groups', items: readonly unknown[], restated?: RestatedLookup): Promise<IncomingRecord[]> {
-  const map = (item: unknown) => (resource === 'users' ? mapUser(definition, item) : mapGroup(definition, item));
-  const idPath = definition.resources[resource]?.idPath;
-  const out: IncomingRecord[] = [];
-  if (idPath === undefined) {
-    for (const item of items) out.push(await map(item));
-    return out;
-  }
   const kind = resource === 'users' ? 'user' : 'group';
-  const listed = items.map((item) => ({ item, external_id: idOf(getPath(item, idPath)), source_hash: sourceHashOf(definition, item) }));
-  const asked = listed.flatMap(({ external_id, source_hash }) => (external_id === undefined ? [] : [{ external_id, source_hash }]));
-  const known = restated ? await restated(kind, asked) : new Set<string>();
-  for (const { item, external_id, source_hash } of listed) {
-    if (external_id !== undefined && known.has(external_id)) {
-      out.push({ kind, external_id, deleted: false, restated: source_hash });
-      continue;
-    }
-    const record = await map(item);
-    out.push(record.deleted ? record : { ...record, source_hash });
-  }
-  return out;
+  const map = (item: unknown) => (resource === 'users' ? mapUser(definition, item) : mapGroup(definition, item));
+  return mapListed(definition, resource, kind, items, (id) => id, map, restated);
 }
 
 /**
@@ -112,32 +95,59 @@ export async function mapListedPage(definition: ProviderDefinition, resource: 'u
  * are always mapped.)
  */
 export async function mapListedMembers(definition: ProviderDefinition, groupExternalId: string, items: readonly unknown[], restated?: RestatedLookup): Promise<IncomingRecord[]> {
-  const out: IncomingRecord[] = [];
-  const mapInto = async (item: unknown, sourceHash?: string) => {
+  const map = async (item: unknown) => {
     const member = await mapMember(definition, groupExternalId, item);
-    if (member.kind === 'ignored') return;
-    out.push(sourceHash === undefined ? member.record : { ...member.record, source_hash: sourceHash });
+    return member.kind === 'ignored' ? undefined : member.record;
   };
-  const idPath = definition.resources.members?.idPath;
-  if (idPath === undefined) {
-    for (const item of items) await mapInto(item);
+  return mapListed(definition, 'members', 'membership', items, (id) => membershipKey(groupExternalId, id), map, restated);
+}
+
+/** The id an item carries at its resource's `idPath`, when the definition declares one and the item has it. */
+function listedItemId(definition: ProviderDefinition, resource: ResourceName, item: unknown): string | undefined {
+  const idPath = definition.resources[resource]?.idPath;
+  if (idPath === undefined) return undefined;
+  const value = getPath(item, idPath);
+  return typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined;
+}
+
+/**
+ * A listed page, item after item: restated where the store holds the item's record unchanged (asked once,
+ * as `kind`, by the record id `keyOf` makes of the item's id), mapped otherwise, with its source hash when
+ * the resource declares an id path. `map` answers nothing for an item that makes no record.
+ */
+async function mapListed(
+  definition: ProviderDefinition,
+  resource: ResourceName,
+  kind: RestatedRecord['kind'],
+  items: readonly unknown[],
+  keyOf: (id: string) => string,
+  map: (item: unknown) => Promise<Exclude<IncomingRecord, RestatedRecord> | undefined>,
+  restated: RestatedLookup | undefined,
+): Promise<IncomingRecord[]> {
+  const out: IncomingRecord[] = [];
+  if (definition.resources[resource]?.idPath === undefined) {
+    for (const item of items) {
+      const record = await map(item);
+      if (record) out.push(record);
+    }
     return out;
   }
   const listed = items.map((item) => {
-    const id = idOf(getPath(item, idPath));
-    return { item, membership: id === undefined ? undefined : membershipKey(groupExternalId, id), source_hash: sourceHashOf(definition, item) };
+    const id = listedItemId(definition, resource, item);
+    return { item, key: id === undefined ? undefined : keyOf(id), source_hash: sourceHashOf(definition, item) };
   });
-  const asked = listed.flatMap(({ membership, source_hash }) => (membership === undefined ? [] : [{ external_id: membership, source_hash }]));
-  const known = restated ? await restated('membership', asked) : new Set<string>();
-  for (const { item, membership, source_hash } of listed) {
-    if (membership !== undefined && known.has(membership)) out.push({ kind: 'membership', external_id: membership, deleted: false, restated: source_hash });
-    else await mapInto(item, source_hash);
+  const asked = listed.flatMap(({ key, source_hash }) => (key === undefined ? [] : [{ external_id: key, source_hash }]));
+  const known = restated ? await restated(kind, asked) : new Set<string>();
+  for (const { item, key, source_hash } of listed) {
+    if (key !== undefined && known.has(key)) {
+      out.push({ kind, external_id: key, deleted: false, restated: source_hash });
+      continue;
+    }
+    const record = await map(item);
+    // A tombstone is no statement of an item's content: it carries no hash.
+    if (record) out.push(record.deleted ? record : { ...record, source_hash });
   }
   return out;
-}
-
-function idOf(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined;
 }
 
 /** Maps one member of the group the source knows as `groupExternalId`. */

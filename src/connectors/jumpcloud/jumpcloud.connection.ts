@@ -6,7 +6,7 @@ import { throttleProfileFor } from '../../sync/http/throttle-classifiers.ts';
 import type { Connector, RecordPage } from '../connector.ts';
 import { anchoredOffsetPages } from '../definition/anchored-offset-pager.ts';
 import { definitionConnector } from '../definition/definition-connector.ts';
-import { isRecord } from '../definition/json-path.ts';
+import { getPath } from '../definition/json-path.ts';
 import { loadProviderDefinition, type ProviderDefinition } from '../definition/load-provider-definition.ts';
 import { mapListedMembers, mapListedPage } from '../definition/mapping-engine.ts';
 import type { FetchJson, Page } from '../definition/pager.ts';
@@ -40,14 +40,14 @@ function withOrgId(fetchJson: FetchJson, orgId: string | undefined): FetchJson {
   return (url, init) => fetchJson(url, { ...init, headers: { ...init.headers, 'x-org-id': orgId } });
 }
 
-const idAt = (item: unknown, key: string): string | undefined => (isRecord(item) && typeof item[key] === 'string' ? item[key] : undefined);
-
-/** The stable ids the pages are anchored and deduplicated on. */
-const ID_OF = {
-  users: (item: unknown) => idAt(item, '_id'),
-  groups: (item: unknown) => idAt(item, 'id'),
-  members: (item: unknown) => (isRecord(item) ? idAt(item.to, 'id') : undefined),
-};
+/** The stable ids the pages are anchored and deduplicated on: the strings at the resource's declared `idPath`. */
+function anchorIdOf(definition: ProviderDefinition, resource: 'users' | 'groups' | 'members'): (item: unknown) => string | undefined {
+  const idPath = definition.resources[resource]?.idPath;
+  return (item) => {
+    const id = idPath === undefined ? undefined : getPath(item, idPath);
+    return typeof id === 'string' ? id : undefined;
+  };
+}
 
 /**
  * The definition's connector with its listings paged by anchored offsets: JumpCloud has no cursors, and a
@@ -60,7 +60,7 @@ export function jumpCloudConnector(options: { definition: ProviderDefinition; se
   async function* walk(resource: 'users' | 'groups' | 'members', map: (items: unknown[]) => Promise<RecordPage['records']>, page: { checkpoint?: Page['checkpoint'] | undefined; signal?: AbortSignal | undefined }, groupId?: string) {
     const context = { config: settings, groupId, checkpoint: page.checkpoint, signal: page.signal };
     const listing = anchoredOffsetPages(connectionDefinition, resource, context, fetchJson, {
-      idOf: ID_OF[resource],
+      idOf: anchorIdOf(connectionDefinition, resource),
       // v1 states the listing's size; v2 answers bare arrays.
       totalPath: resource === 'users' ? 'totalCount' : undefined,
       maxScans: options.maxScans,
