@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
@@ -120,6 +120,7 @@ export async function runPullSyncBenchmark(provider: BenchProvider, options: Pul
     // 1. The floor: the same requests, through the same client, with auth; no mapping, no storage.
     const floorUsage = await usage();
     const floorResult = await floor(provider.floorPlan(provider.floorSource(emulator, body)));
+    const floorCpu = floorUsage.cpu();
     line(
       'floor (fetch+parse)',
       `${floorResult.seconds.toFixed(2).padStart(7)} s  ${fmt(floorResult.users / floorResult.seconds)} users/s` +
@@ -139,6 +140,7 @@ export async function runPullSyncBenchmark(provider: BenchProvider, options: Pul
     const tenant = { organizationId: organization.id, connectionId: connection.id };
     const run = await runToEnd(roster, api, connection.id, undefined);
     const syncSeconds = (performance.now() - syncStarted) / 1000;
+    const syncCpu = syncUsage.cpu();
     const rss = sampler.peak();
     const counts = await storeCounts(database, tenant.organizationId);
     const ratio = syncSeconds / floorResult.seconds;
@@ -196,13 +198,16 @@ export async function runPullSyncBenchmark(provider: BenchProvider, options: Pul
     // 5. What the store alone spends on the full sync's rows: with the fetch floor, the least any full sync can take.
     if (store.engine === 'sqlite') {
       const storeFloor = await measureStoreFloor(database, tenant.organizationId);
+      const storeFloorCpu = storeFloor.cpuSeconds;
       const atLeast = Math.max(floorResult.seconds, storeFloor.seconds);
       const oneAfterOther = floorResult.seconds + storeFloor.seconds;
       line(
         'store floor',
         `${storeFloor.seconds.toFixed(2).padStart(7)} s  the full sync's ${fmt(storeFloor.rows)} rows copied inside SQLite into an empty store with the same schema, ${storeFloor.transactions} transactions, no Roster code (by table: ${seconds(storeFloor.secondsByTable)})` +
-          `  → a full sync takes at least ${atLeast.toFixed(2)} s (${(atLeast / floorResult.seconds).toFixed(1)}× floor) with fetching and writing fully overlapped, ${oneAfterOther.toFixed(2)} s (${(oneAfterOther / floorResult.seconds).toFixed(1)}×) one after the other`,
+          `  → a full sync takes at least ${atLeast.toFixed(2)} s (${(atLeast / floorResult.seconds).toFixed(1)}× floor) with fetching and writing fully overlapped, ${oneAfterOther.toFixed(2)} s (${(oneAfterOther / floorResult.seconds).toFixed(1)}×) one after the other; CPU ${storeFloorCpu.toFixed(2)} s`,
       );
+      const cpuOf = (usage: { process: number; emulator: number | undefined }) => usage.process + (usage.emulator ?? 0);
+      line('CPU budget', cpuBudgetLine(floorResult.seconds, cpuOf(floorCpu), storeFloorCpu, cpuOf(syncCpu)));
     }
 
     console.log(misses.length === 0 ? `${provider.label} sync targets: all met` : `${provider.label} sync targets missed: ${misses.join(', ')}`);
@@ -225,7 +230,7 @@ interface RoundContext {
   floorResult: FloorResult;
   sampler: RssSampler;
   line: (phase: string, text: string) => void;
-  usage: () => Promise<{ since(): Promise<string> }>;
+  usage: () => Promise<PhaseUsage>;
   misses: string[];
 }
 
@@ -279,16 +284,51 @@ async function changeRound(round: ChangeRound, context: RoundContext): Promise<v
  * What the emulator spent from now on: its CPU time (it runs in a process of its own, so a phase's wall time
  * is partly its serving), and the calls it refused as throttled, for a provider that counts them.
  */
-async function emulatorUsage(provider: BenchProvider, emulator: EmulatorProcess): Promise<{ since(): Promise<string> }> {
+/** CPU seconds this process has spent so far, every thread of it (SQLite's checkpointer included). */
+const processCpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+/** What a phase cost in CPU: this process's (Roster or the floor's client) and the emulator's. */
+interface PhaseUsage {
+  since(): Promise<string>;
+  /** CPU seconds since the phase began: this process and the emulator (undefined when unreadable). */
+  cpu(): { process: number; emulator: number | undefined };
+}
+
+async function emulatorUsage(provider: BenchProvider, emulator: EmulatorProcess): Promise<PhaseUsage> {
   const cpu = emulatorCpuSeconds(emulator);
+  const own = processCpuSeconds();
   const throttled = provider.throttled ? await provider.throttled(emulator) : 0;
+  const spentNow = () => {
+    const cpuNow = emulatorCpuSeconds(emulator);
+    return { process: processCpuSeconds() - own, emulator: cpu === undefined || cpuNow === undefined ? undefined : cpuNow - cpu };
+  };
   return {
+    cpu: spentNow,
     since: async () => {
-      const cpuNow = emulatorCpuSeconds(emulator);
-      const spent = cpu === undefined || cpuNow === undefined ? '' : `  emulator CPU ${(cpuNow - cpu).toFixed(2)} s`;
-      return spent + (provider.throttled ? `${spent ? ',' : '  emulator'} throttled ${fmt((await provider.throttled(emulator)) - throttled)} calls` : '');
+      const spent = spentNow();
+      const text = `  CPU: bench process ${spent.process.toFixed(2)} s` + (spent.emulator === undefined ? '' : `, emulator ${spent.emulator.toFixed(2)} s`);
+      return text + (provider.throttled ? `, emulator throttled ${fmt((await provider.throttled(emulator)) - throttled)} calls` : '');
     },
   };
+}
+
+/**
+ * The CPU a full sync within 2× the floor could spend on this machine: twice the floor's time on every core.
+ * The fetch (the floor's CPU, emulator included) and the store floor's writes must come out of it whatever
+ * Roster does; what is left is all any engine would have for mapping, identity, derivation, events and lookups.
+ */
+function cpuBudgetLine(floorSeconds: number, floorCpu: number, storeFloorCpu: number, syncCpu: number): string {
+  const cores = availableParallelism();
+  const budget = 2 * floorSeconds * cores;
+  const left = budget - floorCpu - storeFloorCpu;
+  const logic = syncCpu - floorCpu - storeFloorCpu;
+  return (
+    `2× the floor on ${cores} cores is ${budget.toFixed(2)} CPU seconds; fetching (${floorCpu.toFixed(2)} s) and the store floor (${storeFloorCpu.toFixed(2)} s) leave ${left.toFixed(2)} s` +
+    ` for everything else, which took ${logic.toFixed(2)} s in the full sync (${syncCpu.toFixed(2)} s of CPU in all)`
+  );
 }
 
 

@@ -21,6 +21,8 @@ const ROWS_PER_TRANSACTION = 5000;
 
 export interface StoreFloorResult {
   seconds: number;
+  /** CPU seconds of this process over the same time (every thread; SQLite's work is nearly all of it). */
+  cpuSeconds: number;
   rows: number;
   transactions: number;
   /** Seconds spent on each table (source records with their snapshot marks). */
@@ -49,6 +51,7 @@ export async function measureStoreFloor(database: Database, organizationId: stri
     let transactions = 0;
     const secondsByTable: Record<string, number> = {};
     const started = performance.now();
+    const cpuStarted = process.cpuUsage();
     // Table by table, parents first, as a full sync writes users before the memberships that name them.
     for (const { table, rowids } of slices) {
       const tableStarted = performance.now();
@@ -69,7 +72,8 @@ export async function measureStoreFloor(database: Database, organizationId: stri
       }
       if (rowids.length > 0) secondsByTable[table] = (performance.now() - tableStarted) / 1000;
     }
-    return { seconds: (performance.now() - started) / 1000, rows, transactions, secondsByTable };
+    const cpu = process.cpuUsage(cpuStarted);
+    return { seconds: (performance.now() - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, rows, transactions, secondsByTable };
   } finally {
     await sql`pragma ${sql.raw(`wal_autocheckpoint = ${Number(autocheckpoint)}`)}`.execute(db);
     await sql`detach database ${sql.id(ATTACHED)}`.execute(db).catch(() => undefined);
