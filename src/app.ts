@@ -323,6 +323,7 @@ export async function createRoster(config: Config, options: RosterOptions = {}):
           await deliveryWorker.stop();
           webhookSender.close();
           await server.close();
+          await reconciler.idle();
           if (ownsDatabase) await database.close();
         })()),
     };

@@ -64,21 +64,36 @@ export interface ReconcilerDeps {
 }
 
 /** Rows written before the planner statistics are first refreshed; later, when the tables grew by half. */
-const STATISTICS_FIRST_REFRESH = 20_000;
+const STATISTICS_FIRST_REFRESH = 2_000;
 
 /** The one write path to canonical state: source records in, canonical changes and their events out. */
 export class Reconciler {
   private written = 0;
   private nextStatisticsRefresh = STATISTICS_FIRST_REFRESH;
+  /** The statistics refresh under way, if any: at most one at a time. */
+  private refreshing: Promise<void> | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
-  /** Refreshes planner statistics as the tables grow geometrically, so bulk loads keep using indexes. */
-  private async noteWritten(rows: number): Promise<void> {
+  /**
+   * Refreshes planner statistics as the tables grow geometrically, so bulk loads keep using indexes. The
+   * refresh runs beside the writes (on PostgreSQL, on a connection and a server process of its own), not
+   * before the next one: it only has to land before the tables have grown much further.
+   */
+  private noteWritten(rows: number): void {
     this.written += rows;
-    if (this.written < this.nextStatisticsRefresh) return;
+    if (this.written < this.nextStatisticsRefresh || this.refreshing) return;
     this.nextStatisticsRefresh = Math.max(this.written * 1.5, this.written + STATISTICS_FIRST_REFRESH);
-    await this.deps.database.refreshStatistics();
+    this.refreshing = this.deps.database
+      .refreshStatistics()
+      // Stale statistics slow queries down; they never make one wrong. The next growth step retries.
+      .catch((error: unknown) => process.emitWarning(`Refreshing planner statistics failed: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => (this.refreshing = undefined));
+  }
+
+  /** Settles once no statistics refresh is under way (before the database is closed). */
+  async idle(): Promise<void> {
+    await this.refreshing;
   }
 
   private now(): Date {
@@ -296,7 +311,7 @@ export class Reconciler {
     });
     this.deps.metrics?.observeReconcile((performance.now() - started) / 1000);
     this.deps.metrics?.eventsWritten(result.drafts);
-    await this.noteWritten(result.totals.records_changed + result.totals.events);
+    this.noteWritten(result.totals.records_changed + result.totals.events);
     return result.totals;
   }
 

@@ -106,7 +106,7 @@ export function openPostgres(options: PostgresOptions): Database {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? 10,
-    ...(options.schema ? { options: `-c search_path=${quoteIdentifier(options.schema)}` } : {}),
+    options: [options.schema ? `-c search_path=${quoteIdentifier(options.schema)}` : "", "-c random_page_cost=1.1"].join(" "),
   });
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   return {
