@@ -406,6 +406,15 @@ describe('notification retries', () => {
     assert.ok(settings.firstRetryDelayMs > 0 && settings.firstRetryDelayMs <= settings.maxRetryDelayMs);
   });
 
+  test('reset brings delivery back to the settings the emulator started with', async () => {
+    const emulator = await start({ notificationDelivery: { firstRetryDelayMs: 50 } });
+    emulator.control.configureNotificationDelivery({ ackTimeoutMs: 150, firstRetryDelayMs: 30 });
+    assert.equal((await call(emulator, undefined, '/_emulator/reset', { method: 'POST' })).status, 200);
+    const settings = emulator.control.configureNotificationDelivery({});
+    assert.equal(settings.ackTimeoutMs, 3_000, "Graph's window again");
+    assert.equal(settings.firstRetryDelayMs, 50, 'the setting given at start stays');
+  });
+
   test('a notification answered 503 is retried: the receiver gets the same body again, and both attempts are recorded', async () => {
     const emulator = await start({ notificationDelivery: { firstRetryDelayMs: 50 } });
     const hook = await receiver({ answer: (_body, times) => (times === 1 ? 503 : 202) });

@@ -52,7 +52,7 @@ export interface GraphEmulatorControl {
   /** Resolves once every notification is acknowledged or given up, scheduled retries included. */
   notificationsSettled(): Promise<void>;
   advanceTime(ms: number): void;
-  /** Clears throttling, faults, latency and switches. */
+  /** Clears throttling, faults, latency and switches; notification delivery goes back to its settings at start. */
   reset(): void;
   setLatency(ms: number): void;
   stats(): { throttled: number; faults: Record<string, number>; requests: Record<string, number>; maxInFlight: number; resourceUnits: number; tokenRequests: number };
@@ -108,6 +108,7 @@ export function createControl(deps: ControlDeps): GraphEmulatorControl {
       behaviours.reset();
       delta.setSwitches({});
       notifications.setSwitches({});
+      notifications.restoreSettings();
     },
     setLatency: (ms) => {
       behaviours.latencyMs = Math.max(0, ms);

@@ -105,6 +105,11 @@ export class NotificationDeliveries {
     this.settings = withDeliverySettings({ ...GRAPH_NOTIFICATION_DELIVERY }, options.settings ?? {});
   }
 
+  /** Back to the settings the emulator started with (Graph's, unless its options changed some). */
+  restoreSettings(): void {
+    this.settings = withDeliverySettings({ ...GRAPH_NOTIFICATION_DELIVERY }, this.options.settings ?? {});
+  }
+
   /** Changes some settings; answers all of them as they now are. */
   configure(changes: Partial<NotificationDeliverySettings>): NotificationDeliverySettings {
     this.settings = withDeliverySettings(this.settings, changes);
