@@ -197,8 +197,12 @@ test("the package's rules, one at a time: sequences, flattening, predicates, gro
     num: 2.5,
     flag: false,
     nil: null,
+    deep: { list: [[1], [2, 3]], obj: { arr: [{ v: 1 }, { v: [2, 3] }, { w: 0 }] }, none: null },
   };
   const expressions = [
+    // Field names only, walked object to object until an array, a primitive or nothing is met.
+    'deep.list', 'deep.obj.arr', 'deep.obj.arr.v', 'deep.none', 'deep.none.x', 'o.y.z.w', 'nil.x', 'text.x', 'num.x', 'o.y[]',
+    'deep.list[]', 'o.y.z[0]', 'deep.obj', 's.x',
     'a.b', 'a.b[0]', 'a[-1]', 'a.b[-1]', 'a[0].b', 'a.b[1]', 'a[b > 1].b', 'a[c].c', 'n', 'n[1]', 'n[1][1]', 'o.y.z', 'o.*', 'one.v', 'one',
     'empty', 'empty.x', 'missing', 'missing.x', 'people[dept = "eng"].name', 'people[0]', 'people[[0, 2]].name',
     'people[primary].name', 'people[$not(primary = true)].name', 'people.{ name: dept }', 'people{ dept: name }',

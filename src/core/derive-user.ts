@@ -42,6 +42,12 @@ export interface DerivedUser {
   disagreements: Disagreement[];
 }
 
+/** A record that states a value of the attribute being derived. */
+interface Candidate {
+  record: LinkedUserRecord;
+  value: JsonValue;
+}
+
 export interface DeriveContext {
   policy: Policy;
   /** Admin choices from resolved conflicts: attribute → connection id that wins for this user. */
@@ -136,18 +142,26 @@ export function deriveUser(records: readonly LinkedUserRecord[], ctx: DeriveCont
   const disagreements: Disagreement[] = [];
   let winningStateRecord: LinkedUserRecord | undefined;
 
+  // Refilled for each attribute: nothing keeps them past it (a disagreement copies the owners).
+  const owners: Candidate[] = [];
+  const fallbacks: Candidate[] = [];
   for (const attribute of OWNED_USER_ATTRIBUTES) {
     const rule = ctx.policy.attribute_ownership[attribute];
-    const withValue = records
-      .map((record) => ({ record, value: valueOf(record, attribute, ctx) }))
-      .filter((c): c is { record: LinkedUserRecord; value: JsonValue } => c.value !== undefined);
-    const owners = withValue
-      .filter((c) => rankIn(rule.owners, c.record.connection) >= 0)
-      .sort((a, b) => byRank(rule.owners)(a.record, b.record));
-    const fallbacks = withValue
-      .filter((c) => rankIn(rule.owners, c.record.connection) < 0 && rankIn(rule.fallback, c.record.connection) >= 0)
-      .sort((a, b) => byRank(rule.fallback)(a.record, b.record));
-    const pinned = withValue.find((c) => c.record.connection.id === ctx.pins[attribute]);
+    // One pass over the records (a person has one or a few): owners and fallbacks in record order, then
+    // ranked; the pinned connection's value, if it has one.
+    owners.length = 0;
+    fallbacks.length = 0;
+    let pinned: Candidate | undefined;
+    for (const record of records) {
+      const value = valueOf(record, attribute, ctx);
+      if (value === undefined) continue;
+      const candidate = { record, value };
+      if (pinned === undefined && record.connection.id === ctx.pins[attribute]) pinned = candidate;
+      if (rankIn(rule.owners, record.connection) >= 0) owners.push(candidate);
+      else if (rankIn(rule.fallback, record.connection) >= 0) fallbacks.push(candidate);
+    }
+    if (owners.length > 1) owners.sort((a, b) => byRank(rule.owners)(a.record, b.record));
+    if (fallbacks.length > 1) fallbacks.sort((a, b) => byRank(rule.fallback)(a.record, b.record));
     const winner = pinned ?? owners[0] ?? fallbacks[0];
 
     // A person removed from every source that knew a value keeps it, so a deactivation still says who left.
@@ -157,8 +171,7 @@ export function deriveUser(records: readonly LinkedUserRecord[], ctx: DeriveCont
     if (supplier) sources[attribute] = supplier.connection.id;
     if (attribute === 'state') winningStateRecord = winner?.record;
 
-    const distinct = new Set(owners.map((o) => JSON.stringify(comparable(attribute, o.value))));
-    if (winner && distinct.size > 1) {
+    if (winner && owners.length > 1 && new Set(owners.map((o) => JSON.stringify(comparable(attribute, o.value)))).size > 1) {
       disagreements.push({
         attribute,
         winner: { connection_id: winner.record.connection.id, value: winner.value },
@@ -238,7 +251,7 @@ function readPath(record: LinkedUserRecord, path: string): JsonValue | undefined
 function deriveCustomAttributes(records: readonly LinkedUserRecord[], policy: Policy): JsonObject {
   const live = records.filter((r) => !r.tombstoned_at);
   const out: JsonObject = {};
-  const passThrough = [...live].sort(byRank(DEFAULT_CUSTOM_SOURCES)).reverse();
+  const passThrough = live.length > 1 ? [...live].sort(byRank(DEFAULT_CUSTOM_SOURCES)).reverse() : live;
   for (const record of passThrough) Object.assign(out, record.attributes.custom_attributes ?? {});
   for (const [name, rule] of Object.entries(policy.custom_attributes)) {
     const order = rule.sources ?? DEFAULT_CUSTOM_SOURCES;

@@ -235,7 +235,7 @@ function compilePath(node: Ast, bound: ReadonlySet<string>): Evaluate {
     });
     return { consarray: false as const, evaluate, stages };
   });
-  return (input, frame) => {
+  const general: Evaluate = (input, frame) => {
     let inputSequence: unknown = Array.isArray(input) && !firstIsVariable ? input : sequenceOf(input);
     let resultSequence: any;
     for (let index = 0; index < compiled.length; index++) {
@@ -247,18 +247,42 @@ function compilePath(node: Ast, bound: ReadonlySet<string>): Evaluate {
     }
     return resultSequence;
   };
+  // The paths mappings are mostly made of: field names only (`name.givenName`). Walked from one object
+  // to the next, such a path ends in the value the steps above would collapse to; at the first array
+  // (or anything the package made) the steps above evaluate it from the start instead.
+  const names = steps.every((step) => step.type === 'name' && isPlainStep(step)) && node.keepArray !== true ? steps.map((step) => step.value as string) : undefined;
+  if (names === undefined) return general;
+  return (input, frame) => {
+    let value = input;
+    for (const name of names) {
+      if (Array.isArray(value)) return general(input, frame);
+      value = lookup(value, name);
+      if (value === undefined) return undefined;
+    }
+    return isSequence(value) ? general(input, frame) : value;
+  };
+}
+
+/** A step with nothing but its own evaluation: no stages, predicates, flags or annotations. */
+function isPlainStep(step: Ast): boolean {
+  return step.stages === undefined && step.predicate === undefined && step.keepArray !== true && step.consarray !== true && NODE_KEYS_NOT_HANDLED.every((key) => step[key] === undefined);
 }
 
 type Filter = (input: unknown, frame: Frame) => unknown;
 
 function evaluateStep(evaluate: Evaluate, stages: Filter[], input: ArrayLike<unknown>, frame: Frame, lastStep: boolean): Sequence {
   const result = sequenceOf();
+  let nested = false;
   for (let i = 0; i < input.length; i++) {
     let value = evaluate(input[i], frame);
     for (const stage of stages) value = stage(value, frame);
-    if (value !== undefined) result.push(value);
+    if (value === undefined) continue;
+    result.push(value);
+    if (Array.isArray(value) && !(value as Sequence).cons) nested = true;
   }
   if (lastStep && result.length === 1 && Array.isArray(result[0]) && !isSequence(result[0])) return result[0] as Sequence;
+  // Nothing to flatten: the flattened sequence would hold the same values in the same order.
+  if (!nested) return result;
   const flattened = sequenceOf();
   for (const value of result) {
     if (!Array.isArray(value) || (value as Sequence).cons) flattened.push(value);
