@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { appendEvents } from '../src/events/event-log.ts';
 import { toIncoming } from '../src/reconcile/incoming.ts';
 import { Reconciler } from '../src/reconcile/reconciler.ts';
@@ -132,5 +132,22 @@ forEachEngine('store contract', (engine) => {
     assert.equal(database.capabilities.concurrentWriters, engine === 'postgres');
     const { rows } = await sql<{ one: number }>`select 1 as one`.execute(database.db);
     assert.equal(Number(rows[0]!.one), 1);
+  });
+
+  test('a batch of 1,000 ids is looked up through the index, not by scanning 60,000 links', async () => {
+    await organization('org_links');
+    await sql`with recursive numbers (n) as (select 1 union all select n + 1 from numbers where n < 60000)
+      insert into identity_links (organization_id, connection_id, kind, external_id, canonical_id, method, created_at)
+      select 'org_links', 'conn_org_links', 'user', 'ext_' || n, 'user_' || n, 'new', '2026-05-01T00:00:00.000Z' from numbers`.execute(database.db);
+    await database.refreshStatistics();
+    if (engine === 'sqlite') await sql`analyze identity_links`.execute(database.db);
+    const ids = Array.from({ length: 1000 }, (_, i) => `ext_${i * 59 + 1}`);
+    const query = database.db.selectFrom('identity_links').select(['external_id', 'canonical_id']).where('connection_id', '=', 'conn_org_links').where('kind', '=', 'user').where('external_id', 'in', ids);
+    const compiled = query.compile();
+    const explain = CompiledQuery.raw(`${engine === 'sqlite' ? 'explain query plan' : 'explain'} ${compiled.sql}`, [...compiled.parameters]);
+    const plan = (await database.db.executeQuery(explain)).rows.map((row) => Object.values(row as object).join(' ')).join('\n');
+    assert.doesNotMatch(plan, /Seq Scan|SCAN identity_links\b(?! USING)/, plan);
+    assert.match(plan, /identity_links_pk|sqlite_autoindex_identity_links/, plan);
+    assert.equal((await query.execute()).length, 1000);
   });
 });

@@ -106,7 +106,14 @@ export function openPostgres(options: PostgresOptions): Database {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? 10,
-    options: [options.schema ? `-c search_path=${quoteIdentifier(options.schema)}` : "", "-c random_page_cost=1.1"].join(" "),
+    ...(options.schema ? { options: `-c search_path=${quoteIdentifier(options.schema)}` } : {}),
+  });
+  // Roster's working set is meant to stay in memory, where probing an index for each id of a batch beats
+  // scanning the table; the default cost (4, for disks) has the planner scan tables of links and records
+  // for batches of 1,000 ids. Queued before any query of the new session; a session that cannot take it
+  // fails that query too.
+  pool.on('connect', (client) => {
+    client.query('set random_page_cost = 1.1').catch(() => undefined);
   });
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   return {
