@@ -280,10 +280,6 @@ async function changeRound(round: ChangeRound, context: RoundContext): Promise<v
   line('', verdicts.join(', '));
 }
 
-/**
- * What the emulator spent from now on: its CPU time (it runs in a process of its own, so a phase's wall time
- * is partly its serving), and the calls it refused as throttled, for a provider that counts them.
- */
 /** CPU seconds this process has spent so far, every thread of it (SQLite's checkpointer included). */
 const processCpuSeconds = () => {
   const { user, system } = process.cpuUsage();
@@ -297,6 +293,10 @@ interface PhaseUsage {
   cpu(): { process: number; emulator: number | undefined };
 }
 
+/**
+ * What was spent from now on: this process's CPU time, the emulator's (it runs in a process of its own, so a
+ * phase's wall time is partly its serving), and the calls it refused as throttled, for a provider that counts them.
+ */
 async function emulatorUsage(provider: BenchProvider, emulator: EmulatorProcess): Promise<PhaseUsage> {
   const cpu = emulatorCpuSeconds(emulator);
   const own = processCpuSeconds();

@@ -136,8 +136,8 @@ async function mapListed(
     const id = listedItemId(definition, resource, item);
     return { item, key: id === undefined ? undefined : keyOf(id), source_hash: sourceHashOf(definition, item) };
   });
-  const asked = listed.flatMap(({ key, source_hash }) => (key === undefined ? [] : [{ external_id: key, source_hash }]));
-  const known = restated ? await restated(kind, asked) : new Set<string>();
+  // Only critical and profile runs ask; a full run maps every item.
+  const known = restated ? await restated(kind, listed.flatMap(({ key, source_hash }) => (key === undefined ? [] : [{ external_id: key, source_hash }]))) : new Set<string>();
   for (const { item, key, source_hash } of listed) {
     if (key !== undefined && known.has(key)) {
       out.push({ kind, external_id: key, deleted: false, restated: source_hash });
